@@ -1,0 +1,40 @@
+# Quick start: `make run` and `make test` from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_DIR ?= $(firstword $(wildcard ../shared/data/klines) data)
+
+.PHONY: run test lint typecheck pytest sandbox bench soak clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) main.py run --data $(DATA_DIR)
+
+sandbox: $(STAMP)
+	$(PY) main.py sandbox --port 8700 --data $(DATA_DIR)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	CASINO_DATA_DIR=$(DATA_DIR) $(VENV)/bin/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) -m bench.sandbox_throughput
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

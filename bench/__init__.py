@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures; results and machine notes go in docs/PERFORMANCE.md."""

@@ -1,0 +1,410 @@
+"""Domain types shared by every package.
+
+All domain values are frozen ``msgspec.Struct``s. Prices and quantities are ``Decimal`` and already
+exact: anything that came from the wire was decoded from its decimal string, and anything computed
+here was rounded by :mod:`core.precision` with the instrument's filters.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import msgspec
+
+__all__ = [
+    "ZERO",
+    "AlgoOrder",
+    "AlgoStatus",
+    "AlgoType",
+    "Balance",
+    "BookTicker",
+    "Candle",
+    "ExecutionType",
+    "Fill",
+    "Income",
+    "IncomeType",
+    "Instrument",
+    "LeverageBracket",
+    "MarginType",
+    "MarkPrice",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "PriceMatch",
+    "Side",
+    "SymbolFilters",
+    "TimeInForce",
+    "Trade",
+    "WorkingType",
+]
+
+ZERO = Decimal(0)
+
+
+class Side(enum.StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 for BUY, -1 for SELL: the sign a fill of this side adds to a position."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class PositionSide(enum.StrEnum):
+    BOTH = "BOTH"
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class OrderType(enum.StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    STOP = "STOP"
+    STOP_MARKET = "STOP_MARKET"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+    TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
+    # Binance labels the orders it sends to liquidate a position with type LIQUIDATION.
+    LIQUIDATION = "LIQUIDATION"
+
+    @property
+    def is_conditional(self) -> bool:
+        """Conditional types live in the Algo Order API; /fapi/v1/order refuses them (-4120)."""
+        return self in _CONDITIONAL
+
+    @property
+    def is_market_on_trigger(self) -> bool:
+        return self in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET, OrderType.TRAILING_STOP_MARKET)
+
+
+_CONDITIONAL = frozenset(
+    {
+        OrderType.STOP,
+        OrderType.STOP_MARKET,
+        OrderType.TAKE_PROFIT,
+        OrderType.TAKE_PROFIT_MARKET,
+        OrderType.TRAILING_STOP_MARKET,
+    }
+)
+
+
+class TimeInForce(enum.StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTX = "GTX"  # post-only
+    GTD = "GTD"
+
+
+class OrderStatus(enum.StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class ExecutionType(enum.StrEnum):
+    """``x`` of an ORDER_TRADE_UPDATE: what happened to the order in this event."""
+
+    NEW = "NEW"
+    CANCELED = "CANCELED"
+    CALCULATED = "CALCULATED"  # liquidation / ADL
+    EXPIRED = "EXPIRED"
+    TRADE = "TRADE"
+    AMENDMENT = "AMENDMENT"
+
+
+class AlgoType(enum.StrEnum):
+    CONDITIONAL = "CONDITIONAL"
+
+
+class AlgoStatus(enum.StrEnum):
+    NEW = "NEW"
+    TRIGGERING = "TRIGGERING"
+    TRIGGERED = "TRIGGERED"
+    FINISHED = "FINISHED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_open(self) -> bool:
+        """Open algo orders are listed by openAlgoOrders and count against MAX_NUM_ALGO_ORDERS."""
+        return self in (AlgoStatus.NEW, AlgoStatus.TRIGGERING)
+
+
+class WorkingType(enum.StrEnum):
+    MARK_PRICE = "MARK_PRICE"
+    CONTRACT_PRICE = "CONTRACT_PRICE"
+
+
+class PriceMatch(enum.StrEnum):
+    NONE = "NONE"
+    OPPONENT = "OPPONENT"
+    OPPONENT_5 = "OPPONENT_5"
+    OPPONENT_10 = "OPPONENT_10"
+    OPPONENT_20 = "OPPONENT_20"
+    QUEUE = "QUEUE"
+    QUEUE_5 = "QUEUE_5"
+    QUEUE_10 = "QUEUE_10"
+    QUEUE_20 = "QUEUE_20"
+
+
+class MarginType(enum.StrEnum):
+    CROSSED = "CROSSED"
+    ISOLATED = "ISOLATED"
+
+
+class IncomeType(enum.StrEnum):
+    TRANSFER = "TRANSFER"
+    REALIZED_PNL = "REALIZED_PNL"
+    FUNDING_FEE = "FUNDING_FEE"
+    COMMISSION = "COMMISSION"
+    INSURANCE_CLEAR = "INSURANCE_CLEAR"
+
+
+class SymbolFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """The exchange filters of one symbol, as exchangeInfo publishes them."""
+
+    tick_size: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    market_step_size: Decimal
+    market_min_qty: Decimal
+    market_max_qty: Decimal
+    min_notional: Decimal
+    multiplier_up: Decimal
+    multiplier_down: Decimal
+    multiplier_decimal: int = 4
+    max_num_orders: int = 200
+    max_num_algo_orders: int = 10
+
+
+class LeverageBracket(msgspec.Struct, frozen=True, kw_only=True):
+    """One notional tier: up to ``notional_cap`` a position may use ``max_leverage``."""
+
+    bracket: int
+    max_leverage: int
+    notional_floor: Decimal
+    notional_cap: Decimal
+    maint_margin_ratio: Decimal
+    cum: Decimal
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+    """A USDⓈ-M perpetual contract and the rules its orders must satisfy."""
+
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    margin_asset: str
+    price_precision: int
+    quantity_precision: int
+    base_asset_precision: int
+    quote_precision: int
+    filters: SymbolFilters
+    brackets: tuple[LeverageBracket, ...] = ()
+    contract_type: str = "PERPETUAL"
+    status: str = "TRADING"
+    onboard_date: int = 1569398400000
+    liquidation_fee: Decimal = Decimal("0.0125")
+    market_take_bound: Decimal = Decimal("0.05")
+    trigger_protect: Decimal = Decimal("0.0500")
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True):
+    """A public trade on the tape (aggregated: one taker order at one price)."""
+
+    symbol: str
+    trade_id: int
+    price: Decimal
+    qty: Decimal
+    is_buyer_maker: bool
+    ts: int  # trade time, ms
+    first_trade_id: int = 0
+    last_trade_id: int = 0
+    event_ts: int = 0
+
+
+class BookTicker(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    bid_price: Decimal
+    bid_qty: Decimal
+    ask_price: Decimal
+    ask_qty: Decimal
+    ts: int
+    update_id: int = 0
+
+
+class MarkPrice(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    mark_price: Decimal
+    index_price: Decimal
+    funding_rate: Decimal
+    next_funding_time: int
+    ts: int
+    estimated_settle_price: Decimal = ZERO
+
+
+class Candle(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    interval: str
+    open_time: int
+    close_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal = ZERO
+    trades: int = 0
+    taker_buy_volume: Decimal = ZERO
+    taker_buy_quote_volume: Decimal = ZERO
+    closed: bool = True
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """A regular order on the exchange's matching engine."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: Side
+    type: OrderType
+    orig_type: OrderType
+    time_in_force: TimeInForce
+    orig_qty: Decimal
+    price: Decimal
+    status: OrderStatus
+    executed_qty: Decimal = ZERO
+    cum_quote: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    stop_price: Decimal = ZERO
+    reduce_only: bool = False
+    close_position: bool = False
+    position_side: PositionSide = PositionSide.BOTH
+    working_type: WorkingType = WorkingType.CONTRACT_PRICE
+    price_protect: bool = False
+    price_match: PriceMatch = PriceMatch.NONE
+    self_trade_prevention_mode: str = "EXPIRE_MAKER"
+    good_till_date: int = 0
+    time: int = 0
+    update_time: int = 0
+
+
+class AlgoOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """A conditional order held by the Algo Service until its trigger fires."""
+
+    symbol: str
+    algo_id: int
+    client_algo_id: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    trigger_price: Decimal
+    status: AlgoStatus
+    algo_type: AlgoType = AlgoType.CONDITIONAL
+    price: Decimal = ZERO
+    time_in_force: TimeInForce = TimeInForce.GTC
+    working_type: WorkingType = WorkingType.CONTRACT_PRICE
+    position_side: PositionSide = PositionSide.BOTH
+    close_position: bool = False
+    reduce_only: bool = False
+    price_protect: bool = False
+    price_match: PriceMatch = PriceMatch.NONE
+    activate_price: Decimal = ZERO
+    callback_rate: Decimal = ZERO
+    self_trade_prevention_mode: str = "EXPIRE_MAKER"
+    good_till_date: int = 0
+    create_time: int = 0
+    update_time: int = 0
+    trigger_time: int = 0
+    actual_order_id: str = ""
+    actual_price: Decimal = ZERO  # average fill price of the order it placed
+    actual_qty: Decimal = ZERO  # filled quantity of the order it placed
+    reject_reason: str = ""
+
+
+class Fill(msgspec.Struct, frozen=True, kw_only=True):
+    """One execution of one of our orders (a row of userTrades)."""
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    client_order_id: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    realized_pnl: Decimal
+    is_maker: bool
+    ts: int
+    position_side: PositionSide = PositionSide.BOTH
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """A one-way-mode position: ``qty`` is signed (long > 0, short < 0)."""
+
+    symbol: str
+    qty: Decimal
+    entry_price: Decimal
+    break_even_price: Decimal = ZERO
+    mark_price: Decimal = ZERO
+    unrealized_pnl: Decimal = ZERO
+    liquidation_price: Decimal = ZERO
+    leverage: int = 20
+    margin_type: MarginType = MarginType.CROSSED
+    isolated_margin: Decimal = ZERO
+    initial_margin: Decimal = ZERO
+    maint_margin: Decimal = ZERO
+    notional: Decimal = ZERO
+    position_side: PositionSide = PositionSide.BOTH
+    update_time: int = 0
+
+    @property
+    def is_flat(self) -> bool:
+        return self.qty == 0
+
+
+class Balance(msgspec.Struct, frozen=True, kw_only=True):
+    asset: str
+    wallet_balance: Decimal
+    available_balance: Decimal
+    cross_wallet_balance: Decimal = ZERO
+    cross_unrealized_pnl: Decimal = ZERO
+    margin_balance: Decimal = ZERO
+    max_withdraw_amount: Decimal = ZERO
+    update_time: int = 0
+
+
+class Income(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of the income history: every change of the wallet balance has one."""
+
+    symbol: str
+    income_type: IncomeType
+    income: Decimal
+    asset: str
+    ts: int
+    tran_id: int
+    trade_id: str = ""
+    info: str = ""

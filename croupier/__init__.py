@@ -1,0 +1,1 @@
+"""The Croupier: bracketed orders, position tracking and order execution (issue 5)."""

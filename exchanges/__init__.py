@@ -1,0 +1,1 @@
+"""Exchange adapters and the embedded Binance-compatible sandbox."""

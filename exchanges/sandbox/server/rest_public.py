@@ -1,0 +1,233 @@
+"""Public market-data endpoints (and leverageBracket): ping, time, exchangeInfo, klines, aggTrades,
+depth, tickers, premiumIndex.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.types import ZERO, Candle, Instrument, MarkPrice
+from exchanges.sandbox.errors import ExchangeError
+from exchanges.sandbox.server.routing import Call, Route
+from exchanges.sandbox.server.wire import fixed, plain
+from exchanges.sandbox.server.wire_market import (
+    AggTradeWire,
+    DepthWire,
+    ExchangeInfoWire,
+    PriceTickerWire,
+    RateLimitWire,
+    Ticker24hWire,
+    agg_trade_wire,
+    assets_wire,
+    book_ticker_wire,
+    brackets_wire,
+    kline_row,
+    premium_index_wire,
+    symbol_wire,
+)
+
+__all__ = ["ROUTES"]
+
+KLINE_INTERVALS = frozenset(
+    ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
+)
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def ping(call: Call) -> object:
+    return {}
+
+
+def server_time(call: Call) -> object:
+    return {"serverTime": call.now_ms}
+
+
+def exchange_info(call: Call) -> object:
+    limiter = call.ctx.rate_limiter
+    instruments = list(call.ctx.core.instruments.values())
+    return ExchangeInfoWire(
+        timezone="UTC",
+        server_time=call.now_ms,
+        futures_type="U_MARGINED",
+        rate_limits=[
+            RateLimitWire("REQUEST_WEIGHT", "MINUTE", 1, limiter.weight_limit),
+            RateLimitWire("ORDERS", "MINUTE", 1, limiter.orders_1m_limit),
+            RateLimitWire("ORDERS", "SECOND", 10, limiter.orders_10s_limit),
+        ],
+        exchange_filters=[],
+        assets=assets_wire(instruments),
+        symbols=[symbol_wire(inst) for inst in instruments],
+    )
+
+
+def _candles(call: Call, symbol: str) -> list[Candle]:
+    p = call.params
+    interval = p.req_str("interval")
+    if interval not in KLINE_INTERVALS:
+        raise ExchangeError.invalid_interval()
+    start, end = p.opt_int("startTime"), p.opt_int("endTime")
+    limit = p.limit(500, 1500)
+    if start is not None and end is not None and start > end:
+        raise ExchangeError.bad_param_combination()
+    # The replay's history already ends with the candle still open, as Binance's does.
+    return call.ctx.market.history_klines(symbol, interval, start_time=start, end_time=end, limit=limit)
+
+
+def klines(call: Call) -> object:
+    symbol = call.instrument(call.params.req_symbol()).symbol
+    return [kline_row(c) for c in _candles(call, symbol)]
+
+
+def continuous_klines(call: Call) -> object:
+    pair = call.instrument(call.params.req_str("pair").upper()).symbol
+    if call.params.req_str("contractType") != "PERPETUAL":
+        raise ExchangeError.bad_param("contractType", call.params.req_str("contractType"))
+    return [kline_row(c) for c in _candles(call, pair)]
+
+
+def agg_trades(call: Call) -> object:
+    p = call.params
+    inst = call.instrument(p.req_symbol())
+    from_id = p.opt_int("fromId")
+    start, end = p.opt_int("startTime"), p.opt_int("endTime")
+    limit = p.limit(500, 1000)
+    if start is not None and end is not None and not 0 <= end - start < HOUR_MS:
+        raise ExchangeError.window_too_long(1)
+    trades = call.ctx.market.history_agg_trades(
+        inst.symbol, from_id=from_id, start_time=start, end_time=end, limit=limit
+    )
+    out: list[AggTradeWire] = [agg_trade_wire(t, inst) for t in trades]
+    return out
+
+
+def depth(call: Call) -> object:
+    p = call.params
+    inst = call.instrument(p.req_symbol())
+    limit = p.opt_int("limit")
+    if limit is None:
+        limit = 500
+    elif limit not in DEPTH_LIMITS:
+        raise ExchangeError.bad_param("limit", str(limit))
+    bids, asks = call.ctx.core.depth(inst.symbol, limit)
+    book = call.ctx.core.book_ticker(inst.symbol)
+    pp, qp = inst.price_precision, inst.quantity_precision
+    return DepthWire(
+        lastUpdateId=book.update_id if book is not None and book.update_id else call.now_ms,
+        E=call.now_ms,
+        T=book.ts if book is not None else call.now_ms,
+        bids=[(fixed(px, pp), fixed(q, qp)) for px, q in bids],
+        asks=[(fixed(px, pp), fixed(q, qp)) for px, q in asks],
+    )
+
+
+def _one_or_all(call: Call, rows: list[object]) -> object:
+    return rows[0] if call.params.present("symbol") else rows
+
+
+def ticker_price(call: Call) -> object:
+    rows: list[object] = []
+    for inst in call.symbols(call.params.opt_symbol()):
+        price = call.ctx.core.last_price(inst.symbol)
+        rows.append(PriceTickerWire(inst.symbol, fixed(price or ZERO, inst.price_precision), call.now_ms))
+    return _one_or_all(call, rows)
+
+
+def book_ticker(call: Call) -> object:
+    rows: list[object] = []
+    for inst in call.symbols(call.params.opt_symbol()):
+        book = call.ctx.core.book_ticker(inst.symbol)
+        if book is not None:
+            rows.append(book_ticker_wire(book, inst))
+        elif call.params.present("symbol"):
+            raise ExchangeError.unknown()
+    return _one_or_all(call, rows)
+
+
+def _ticker_24h(call: Call, inst: Instrument) -> Ticker24hWire:
+    start = call.now_ms - DAY_MS
+    candles = call.ctx.market.history_klines(
+        inst.symbol, "1m", start_time=start, end_time=call.now_ms, limit=1440
+    )
+    last = call.ctx.core.last_price(inst.symbol) or (candles[-1].close if candles else ZERO)
+    open_price = candles[0].open if candles else last
+    high = max([c.high for c in candles] + [last])
+    low = min([c.low for c in candles] + [last]) if candles else last
+    volume = sum((c.volume for c in candles), ZERO)
+    quote = sum((c.quote_volume or c.volume * c.close for c in candles), ZERO)
+    count = sum(c.trades for c in candles)
+    change = last - open_price
+    percent = (change * 100 / open_price).quantize(Decimal("0.001")) if open_price else ZERO
+    vwap = (quote / volume).quantize(Decimal(1).scaleb(-inst.price_precision)) if volume else last
+    pp = inst.price_precision
+    return Ticker24hWire(
+        symbol=inst.symbol,
+        price_change=fixed(change, pp),
+        price_change_percent=fixed(percent, 3),
+        weighted_avg_price=fixed(vwap, pp),
+        last_price=fixed(last, pp),
+        last_qty="0",
+        open_price=fixed(open_price, pp),
+        high_price=fixed(high, pp),
+        low_price=fixed(low, pp),
+        volume=plain(volume),
+        quote_volume=plain(quote.quantize(Decimal("0.01"))),
+        open_time=start,
+        close_time=call.now_ms,
+        first_id=0,
+        last_id=max(count - 1, 0),
+        count=count,
+    )
+
+
+def ticker_24h(call: Call) -> object:
+    return _one_or_all(call, [_ticker_24h(call, inst) for inst in call.symbols(call.params.opt_symbol())])
+
+
+def _mark(call: Call, inst: Instrument) -> MarkPrice:
+    mark = call.ctx.core.mark_price(inst.symbol)
+    if mark is not None:
+        return mark
+    last = call.ctx.core.last_price(inst.symbol) or ZERO
+    return MarkPrice(
+        symbol=inst.symbol,
+        mark_price=last,
+        index_price=last,
+        funding_rate=ZERO,
+        next_funding_time=0,
+        ts=call.now_ms,
+        estimated_settle_price=last,
+    )
+
+
+def premium_index(call: Call) -> object:
+    rows: list[object] = [
+        premium_index_wire(_mark(call, inst)) for inst in call.symbols(call.params.opt_symbol())
+    ]
+    return _one_or_all(call, rows)
+
+
+def leverage_bracket(call: Call) -> object:
+    rows: list[object] = [
+        brackets_wire(inst.symbol, call.ctx.core.leverage_brackets(inst.symbol))
+        for inst in call.symbols(call.params.opt_symbol())
+    ]
+    return _one_or_all(call, rows)
+
+
+ROUTES = (
+    Route("GET", "/fapi/v1/ping", ping),
+    Route("GET", "/fapi/v1/time", server_time),
+    Route("GET", "/fapi/v1/exchangeInfo", exchange_info),
+    Route("GET", "/fapi/v1/klines", klines),
+    Route("GET", "/fapi/v1/continuousKlines", continuous_klines),
+    Route("GET", "/fapi/v1/aggTrades", agg_trades),
+    Route("GET", "/fapi/v1/depth", depth),
+    Route("GET", "/fapi/v1/ticker/price", ticker_price),
+    Route("GET", "/fapi/v2/ticker/price", ticker_price),
+    Route("GET", "/fapi/v1/ticker/bookTicker", book_ticker),
+    Route("GET", "/fapi/v1/ticker/24hr", ticker_24h),
+    Route("GET", "/fapi/v1/premiumIndex", premium_index),
+    Route("GET", "/fapi/v1/leverageBracket", leverage_bracket, signed=True),
+)

@@ -1,0 +1,67 @@
+"""Casino command line: ``python main.py <command> [options]`` (``--help`` on every command).
+
+Commands:
+  sandbox   run the embedded Binance-compatible USDⓈ-M exchange on loopback
+  run       start a paper session on the embedded sandbox
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "cli", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command-line interface; each subcommand registers its own flags."""
+    from core import session_cli
+    from exchanges.sandbox import cli as sandbox_cli
+
+    parser = argparse.ArgumentParser(
+        prog="casino",
+        description="Casino: an event-driven trading engine for Binance USDⓈ-M perpetual futures.",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="TOML settings file (default: ./casino.toml if present)"
+    )
+    parser.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the Binance-compatible USDⓈ-M sandbox exchange on 127.0.0.1",
+        description="Serve a Binance-compatible USDⓈ-M futures exchange (REST under /fapi, WebSocket routes "
+        "/public, /market, /private) that replays real market data, until SIGINT/SIGTERM.",
+    )
+    sandbox_cli.add_arguments(sandbox)
+    sandbox.set_defaults(handler=sandbox_cli.run)
+
+    run = sub.add_parser(
+        "run",
+        help="start a paper session on the embedded sandbox",
+        description="Start a paper session: the embedded sandbox on a free port, replaying the data "
+        "directory (or a synthetic market), with a live status line. Stops on Ctrl-C or --duration.",
+    )
+    session_cli.add_arguments(run)
+    run.set_defaults(handler=session_cli.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = args.handler
+    code: int = handler(args)
+    return code
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Sensor library and the SensorManager process pool (issue 4)."""

@@ -1,0 +1,1 @@
+"""State: single source of truth, WAL, snapshots, journal (issue 6)."""
