@@ -153,10 +153,7 @@ def _status_line(out: TextIO, sandbox: Sandbox) -> None:
     parts = [now]
     for symbol in sandbox.context.market.symbols:
         mark = core.mark_price(symbol)
-        try:
-            last: Decimal | None = core.last_price(symbol)
-        except Exception:  # no trade yet for this symbol
-            last = None
+        last = core.last_price(symbol)
         parts.append(f"{symbol} {_fmt(last)} (mark {_fmt(mark.mark_price if mark else None)})")
     line = "  ".join(parts)
     if out.isatty():

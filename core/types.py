@@ -7,14 +7,29 @@ here was rounded by :mod:`core.precision` with the instrument's filters.
 
 from __future__ import annotations
 
-import enum
 from decimal import Decimal
 
 import msgspec
 
+from core.enums import (
+    AlgoStatus,
+    AlgoType,
+    ExecutionType,
+    IncomeType,
+    MarginType,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    PriceMatch,
+    Side,
+    TimeInForce,
+    WorkingType,
+)
+
 __all__ = [
     "ZERO",
     "AlgoOrder",
+    "AlgoOrderRequest",
     "AlgoStatus",
     "AlgoType",
     "Balance",
@@ -29,6 +44,7 @@ __all__ = [
     "MarginType",
     "MarkPrice",
     "Order",
+    "OrderRequest",
     "OrderStatus",
     "OrderType",
     "Position",
@@ -42,140 +58,6 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-
-
-class Side(enum.StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def sign(self) -> int:
-        """+1 for BUY, -1 for SELL: the sign a fill of this side adds to a position."""
-        return 1 if self is Side.BUY else -1
-
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
-
-
-class PositionSide(enum.StrEnum):
-    BOTH = "BOTH"
-    LONG = "LONG"
-    SHORT = "SHORT"
-
-
-class OrderType(enum.StrEnum):
-    LIMIT = "LIMIT"
-    MARKET = "MARKET"
-    STOP = "STOP"
-    STOP_MARKET = "STOP_MARKET"
-    TAKE_PROFIT = "TAKE_PROFIT"
-    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
-    TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
-    # Binance labels the orders it sends to liquidate a position with type LIQUIDATION.
-    LIQUIDATION = "LIQUIDATION"
-
-    @property
-    def is_conditional(self) -> bool:
-        """Conditional types live in the Algo Order API; /fapi/v1/order refuses them (-4120)."""
-        return self in _CONDITIONAL
-
-    @property
-    def is_market_on_trigger(self) -> bool:
-        return self in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET, OrderType.TRAILING_STOP_MARKET)
-
-
-_CONDITIONAL = frozenset(
-    {
-        OrderType.STOP,
-        OrderType.STOP_MARKET,
-        OrderType.TAKE_PROFIT,
-        OrderType.TAKE_PROFIT_MARKET,
-        OrderType.TRAILING_STOP_MARKET,
-    }
-)
-
-
-class TimeInForce(enum.StrEnum):
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    GTX = "GTX"  # post-only
-    GTD = "GTD"
-
-
-class OrderStatus(enum.StrEnum):
-    NEW = "NEW"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
-    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
-
-    @property
-    def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
-
-
-class ExecutionType(enum.StrEnum):
-    """``x`` of an ORDER_TRADE_UPDATE: what happened to the order in this event."""
-
-    NEW = "NEW"
-    CANCELED = "CANCELED"
-    CALCULATED = "CALCULATED"  # liquidation / ADL
-    EXPIRED = "EXPIRED"
-    TRADE = "TRADE"
-    AMENDMENT = "AMENDMENT"
-
-
-class AlgoType(enum.StrEnum):
-    CONDITIONAL = "CONDITIONAL"
-
-
-class AlgoStatus(enum.StrEnum):
-    NEW = "NEW"
-    TRIGGERING = "TRIGGERING"
-    TRIGGERED = "TRIGGERED"
-    FINISHED = "FINISHED"
-    CANCELED = "CANCELED"
-    EXPIRED = "EXPIRED"
-    REJECTED = "REJECTED"
-
-    @property
-    def is_open(self) -> bool:
-        """Open algo orders are listed by openAlgoOrders and count against MAX_NUM_ALGO_ORDERS."""
-        return self in (AlgoStatus.NEW, AlgoStatus.TRIGGERING)
-
-
-class WorkingType(enum.StrEnum):
-    MARK_PRICE = "MARK_PRICE"
-    CONTRACT_PRICE = "CONTRACT_PRICE"
-
-
-class PriceMatch(enum.StrEnum):
-    NONE = "NONE"
-    OPPONENT = "OPPONENT"
-    OPPONENT_5 = "OPPONENT_5"
-    OPPONENT_10 = "OPPONENT_10"
-    OPPONENT_20 = "OPPONENT_20"
-    QUEUE = "QUEUE"
-    QUEUE_5 = "QUEUE_5"
-    QUEUE_10 = "QUEUE_10"
-    QUEUE_20 = "QUEUE_20"
-
-
-class MarginType(enum.StrEnum):
-    CROSSED = "CROSSED"
-    ISOLATED = "ISOLATED"
-
-
-class IncomeType(enum.StrEnum):
-    TRANSFER = "TRANSFER"
-    REALIZED_PNL = "REALIZED_PNL"
-    FUNDING_FEE = "FUNDING_FEE"
-    COMMISSION = "COMMISSION"
-    INSURANCE_CLEAR = "INSURANCE_CLEAR"
 
 
 class SymbolFilters(msgspec.Struct, frozen=True, kw_only=True):
@@ -408,3 +290,39 @@ class Income(msgspec.Struct, frozen=True, kw_only=True):
     tran_id: int
     trade_id: str = ""
     info: str = ""
+
+
+class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What we ask a venue to place on its matching engine (prices and quantities already rounded)."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    reduce_only: bool = False
+    client_order_id: str | None = None
+    position_side: PositionSide = PositionSide.BOTH
+    price_match: PriceMatch = PriceMatch.NONE
+    good_till_date: int = 0
+
+
+class AlgoOrderRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What we ask a venue's Algo Service to hold: a conditional order (TP/SL) and its trigger."""
+
+    symbol: str
+    side: Side
+    type: OrderType  # STOP_MARKET, TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, TRAILING_STOP_MARKET
+    trigger_price: Decimal | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    close_position: bool = False
+    reduce_only: bool = False
+    working_type: WorkingType = WorkingType.CONTRACT_PRICE
+    time_in_force: TimeInForce = TimeInForce.GTC
+    price_protect: bool = False
+    client_algo_id: str | None = None
+    activate_price: Decimal | None = None
+    callback_rate: Decimal | None = None
+    position_side: PositionSide = PositionSide.BOTH

@@ -76,15 +76,15 @@ def _candles(call: Call, symbol: str) -> list[Candle]:
 
 
 def klines(call: Call) -> object:
-    symbol = call.instrument(call.params.req_symbol()).symbol
-    return [kline_row(c) for c in _candles(call, symbol)]
+    inst = call.instrument(call.params.req_symbol())
+    return [kline_row(c, inst) for c in _candles(call, inst.symbol)]
 
 
 def continuous_klines(call: Call) -> object:
-    pair = call.instrument(call.params.req_str("pair").upper()).symbol
+    inst = call.instrument(call.params.req_str("pair").upper())
     if call.params.req_str("contractType") != "PERPETUAL":
         raise ExchangeError.bad_param("contractType", call.params.req_str("contractType"))
-    return [kline_row(c) for c in _candles(call, pair)]
+    return [kline_row(c, inst) for c in _candles(call, inst.symbol)]
 
 
 def agg_trades(call: Call) -> object:

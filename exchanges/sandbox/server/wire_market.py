@@ -173,19 +173,23 @@ def assets_wire(instruments: list[Instrument]) -> list[AssetWire]:
     return [AssetWire(asset=a, margin_available=True, auto_asset_exchange="-10000") for a in margin_assets]
 
 
-def kline_row(c: Candle) -> tuple[int, str, str, str, str, str, int, str, int, str, str, str]:
-    """One kline as Binance's 12-element array."""
+KlineRow = tuple[int, str, str, str, str, str, int, str, int, str, str, str]
+
+
+def kline_row(c: Candle, inst: Instrument) -> KlineRow:
+    """One kline as Binance's 12-element array, prices and volumes at the symbol's precision."""
+    px, qty = inst.price_precision, inst.quantity_precision
     return (
         c.open_time,
-        plain(c.open),
-        plain(c.high),
-        plain(c.low),
-        plain(c.close),
-        plain(c.volume),
+        fixed(c.open, px),
+        fixed(c.high, px),
+        fixed(c.low, px),
+        fixed(c.close, px),
+        fixed(c.volume, qty),
         c.close_time,
         plain(c.quote_volume),
         c.trades,
-        plain(c.taker_buy_volume),
+        fixed(c.taker_buy_volume, qty),
         plain(c.taker_buy_quote_volume),
         "0",
     )
