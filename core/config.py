@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from core.config_engine import EngineSettings, SensorSettings
 from core.config_sources import (
     ConfigError,
     Layers,
@@ -217,6 +218,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     data_dir: Annotated[str, Meta(min_length=1, description="market data folder (klines, ticks)")] = "data"
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    sensors: SensorSettings = msgspec.field(default_factory=SensorSettings)
 
     def __post_init__(self) -> None:
         if len(set(self.symbols)) != len(self.symbols):

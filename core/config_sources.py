@@ -113,6 +113,12 @@ def _from_string(text: str, tp: Any) -> Any:
     base = strip_annotated(tp)
     if typing.get_origin(base) is tuple:
         return [part.strip() for part in text.split(",") if part.strip()]
+    if typing.get_origin(base) is dict:
+        # Mappings (per-sensor parameters) come as JSON from the environment or a flag.
+        try:
+            return msgspec.json.decode(text.strip() or "{}")
+        except msgspec.DecodeError:
+            return text
     if base is bool:
         word = text.strip().lower()
         return {"yes": "true", "on": "true", "no": "false", "off": "false"}.get(word, word)

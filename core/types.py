@@ -51,6 +51,7 @@ __all__ = [
     "PositionSide",
     "PriceMatch",
     "Side",
+    "Signal",
     "SymbolFilters",
     "TimeInForce",
     "Trade",
@@ -326,3 +327,14 @@ class AlgoOrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     activate_price: Decimal | None = None
     callback_rate: Decimal | None = None
     position_side: PositionSide = PositionSide.BOTH
+
+
+class Signal(msgspec.Struct, frozen=True, kw_only=True):
+    """One sensor's verdict on one closed candle: a direction in {-1, 0, +1} and a strength in [0, 1]."""
+
+    sensor_id: str
+    symbol: str
+    timeframe: str
+    direction: int
+    strength: float
+    ts: int  # close time of the candle it was computed on
