@@ -3,6 +3,7 @@
 Commands:
   sandbox   run the embedded Binance-compatible USDⓈ-M exchange on loopback
   run       start a paper session on the embedded sandbox
+  sensors   list the sensor library
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command-line interface; each subcommand registers its own flags."""
     from core import session_cli
     from exchanges.sandbox import cli as sandbox_cli
+    from sensors import cli as sensors_cli
 
     parser = argparse.ArgumentParser(
         prog="casino",
@@ -46,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     session_cli.add_arguments(run)
     run.set_defaults(handler=session_cli.run)
+
+    sensors = sub.add_parser(
+        "sensors",
+        help="list the sensor library: family, timeframes and parameters",
+        description="List the sensors the settings enable, with their family, timeframes and parameters "
+        "(--library: every sensor with its defaults; --json: a JSON list of objects).",
+    )
+    sensors_cli.add_arguments(sensors)
+    sensors.set_defaults(handler=sensors_cli.run)
     return parser
 
 

@@ -46,7 +46,8 @@ class ScaledClock:
             raise ValueError(f"speed must be positive, got {speed}")
         self._speed = float(speed)
         self._wall0 = time.monotonic_ns()
-        self._start_ms = time.time_ns() // 1_000_000 if start_ms is None else start_ms
+        self._wall0_epoch_ms = time.time_ns() // 1_000_000
+        self._start_ms = self._wall0_epoch_ms if start_ms is None else start_ms
         self._skew_ms = 0
 
     @property
@@ -59,6 +60,13 @@ class ScaledClock:
 
     def wall_seconds(self, clock_ms: float) -> float:
         return clock_ms / 1000.0 / self._speed
+
+    def from_wall_ms(self, wall_ms: int) -> int:
+        """What this clock, without any injected skew, read at wall-clock time ``wall_ms`` (epoch ms).
+
+        A venue whose clock is skewed compares its skewed "now" against this: the skew shows as distance.
+        """
+        return self._start_ms + int((wall_ms - self._wall0_epoch_ms) * self._speed)
 
     def set_skew(self, skew_ms: int) -> None:
         """Shift what this clock reports (fault injection: a venue whose clock is off)."""

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchanges.sandbox.errors import ExchangeError
-from exchanges.sandbox.server.auth import authenticate, signed_payload
+from exchanges.sandbox.server.auth import authenticate, check_timestamp, signed_payload
 from exchanges.sandbox.server.params import Params
 
 KEY, SECRET = "testkey123", "testsecret456"
@@ -129,3 +129,31 @@ def test_any_params_signed_with_the_secret_verify(params):
     payload, sig = signed_payload(f"{q}&signature=abc", "")
     assert payload == q and sig == "abc"
     assert check(f"{q}&signature={hmac_hex(SECRET, q)}") == KEY
+
+
+# --- a sandbox clock running faster than real time --------------------------------------------------------
+
+
+def _stamped(ts: int, recv_window: int | None = None) -> Params:
+    query = f"timestamp={ts}" + (f"&recvWindow={recv_window}" if recv_window else "")
+    return Params.from_request(query, "")
+
+
+def test_fast_clock_accepts_sandbox_time_and_wall_time_stamps():
+    from core.clock import ScaledClock
+
+    clock = ScaledClock(start_ms=1_700_000_000_000, speed=10.0)
+    wall_now = clock._wall0_epoch_ms + 60_000  # one wall minute later: ten sandbox minutes
+    now = clock.from_wall_ms(wall_now)
+    assert now == 1_700_000_000_000 + 600_000
+    # A client synchronised with serverTime stamps sandbox time; ccxt or the SDK stamp their wall clock.
+    check_timestamp(_stamped(now - 1000), now, wall_to_clock=clock.from_wall_ms, speed=10.0)
+    check_timestamp(_stamped(wall_now - 1000), now, wall_to_clock=clock.from_wall_ms, speed=10.0)
+    # The window scales: 4 wall seconds late is 40 sandbox seconds, still inside 5 s x 10.
+    check_timestamp(_stamped(wall_now - 4000), now, wall_to_clock=clock.from_wall_ms, speed=10.0)
+    with pytest.raises(ExchangeError) as late:
+        check_timestamp(_stamped(wall_now - 6000), now, wall_to_clock=clock.from_wall_ms, speed=10.0)
+    assert late.value.code == -1021
+    with pytest.raises(ExchangeError) as stale:
+        check_timestamp(_stamped(now - 6000), now)  # at speed 1 only the sandbox time base exists
+    assert stale.value.code == -1021

@@ -73,18 +73,37 @@ def check_api_key(api_key: str | None, secret_of: Callable[[str], str | None]) -
     return secret
 
 
-def check_timestamp(params: Params, now_ms: int) -> None:
-    """-1102 without ``timestamp``; -1130 for a recvWindow over 60000; -1021 outside the window."""
+def check_timestamp(
+    params: Params, now_ms: int, *, wall_to_clock: Callable[[int], int] | None = None, speed: float = 1.0
+) -> None:
+    """-1102 without ``timestamp``; -1130 for a recvWindow over 60000; -1021 outside the window.
+
+    When the sandbox clock runs ``speed``× faster, a client may stamp requests with the sandbox's time (it
+    synchronised with serverTime, as our connector does) or with its own wall clock (as ccxt and Binance's SDK
+    do). Both are accepted: a wall-clock stamp is mapped through the clock's anchor and speed, and its
+    recvWindow scales with the speed, so the timestamp check scales with the clock as the venue's would.
+    """
     timestamp = params.req_int("timestamp")
     recv_window = params.opt_int("recvWindow")
     if recv_window is None:
         recv_window = DEFAULT_RECV_WINDOW
     if not 0 < recv_window <= MAX_RECV_WINDOW:
         raise ExchangeError.bad_param("recvWindow", str(recv_window))
-    if timestamp >= now_ms + FUTURE_TOLERANCE_MS:
-        raise ExchangeError.timestamp_ahead()
-    if now_ms - timestamp > recv_window:
-        raise ExchangeError.timestamp_outside_window()
+    first = _window_error(timestamp, now_ms, recv_window, 1.0)
+    if first is None:
+        return
+    mapped = wall_to_clock(timestamp) if wall_to_clock is not None and speed != 1.0 else None
+    if mapped is not None and _window_error(mapped, now_ms, recv_window, speed) is None:
+        return
+    raise first
+
+
+def _window_error(timestamp: int, now_ms: int, recv_window: int, scale: float) -> ExchangeError | None:
+    if timestamp >= now_ms + FUTURE_TOLERANCE_MS * scale:
+        return ExchangeError.timestamp_ahead()
+    if now_ms - timestamp > recv_window * scale:
+        return ExchangeError.timestamp_outside_window()
+    return None
 
 
 def authenticate(
@@ -95,6 +114,8 @@ def authenticate(
     params: Params,
     now_ms: int,
     secret_of: Callable[[str], str | None],
+    wall_to_clock: Callable[[int], int] | None = None,
+    speed: float = 1.0,
 ) -> str:
     """Check a SIGNED request in Binance's order and return the account (its API key).
 
@@ -102,7 +123,7 @@ def authenticate(
     """
     secret = check_api_key(api_key, secret_of)
     account = api_key or ""
-    check_timestamp(params, now_ms)
+    check_timestamp(params, now_ms, wall_to_clock=wall_to_clock, speed=speed)
     payload, signature = signed_payload(query, body)
     if not signature:
         raise ExchangeError.mandatory_missing("signature")

@@ -107,6 +107,8 @@ def _endpoint(route: Route, ctx: SandboxContext) -> Callable[[web.Request], Awai
                 params=params,
                 now_ms=now,
                 secret_of=ctx.core.secret_of,
+                wall_to_clock=ctx.clock.from_wall_ms,
+                speed=ctx.clock.speed,
             )
         counts = ctx.rate_limiter.order_count_of(route.method, route.path)
         if counts is not None:
