@@ -4,6 +4,8 @@ Commands:
   sandbox   run the embedded Binance-compatible USDⓈ-M exchange on loopback
   run       start a paper session on the embedded sandbox
   sensors   list the sensor library
+  doctor    check a venue
+  stream    print a venue's trades and mark prices
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = ["build_parser", "cli", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line interface; each subcommand registers its own flags."""
     from core import session_cli
+    from core.commands import doctor, stream
     from exchanges.sandbox import cli as sandbox_cli
     from sensors import cli as sensors_cli
 
@@ -57,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sensors_cli.add_arguments(sensors)
     sensors.set_defaults(handler=sensors_cli.run)
+
+    doctor_cmd = sub.add_parser(
+        "doctor",
+        help="check a venue: REST, clock, key and permissions, weight, every WebSocket route",
+        description="Check a configured venue and print one line per check; exit non-zero if any fails.",
+    )
+    doctor.add_arguments(doctor_cmd)
+    doctor_cmd.set_defaults(handler=doctor.run)
+
+    stream_cmd = sub.add_parser(
+        "stream",
+        help="print a venue's trades and mark prices as they arrive",
+        description="Stream normalised trades and mark prices (JSON lines with --json), then a summary: "
+        "messages, reconnects, backfilled trades, gaps left.",
+    )
+    stream.add_arguments(stream_cmd)
+    stream_cmd.set_defaults(handler=stream.run)
     return parser
 
 
