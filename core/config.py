@@ -44,6 +44,8 @@ from core.config_sources import (
     read_toml,
     type_name,
 )
+from core.config_state import StateSettings
+from core.config_trading import PlayerSettings, RiskSettings
 from core.secrets import MASK, Secret, enc_hook
 from exchanges.sandbox.faults import FaultConfig, FaultSpecError, parse_fault_spec
 
@@ -220,6 +222,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
     sensors: SensorSettings = msgspec.field(default_factory=SensorSettings)
+    state: StateSettings = msgspec.field(default_factory=StateSettings)
+    player: PlayerSettings = msgspec.field(default_factory=PlayerSettings)
+    risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
 
     def __post_init__(self) -> None:
         if len(set(self.symbols)) != len(self.symbols):
