@@ -263,6 +263,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     notional: Decimal = ZERO
     position_side: PositionSide = PositionSide.BOTH
     update_time: int = 0
+    accumulated_realized: Decimal = ZERO  # realized PnL (before fees) booked on this symbol so far
 
     @property
     def is_flat(self) -> bool:

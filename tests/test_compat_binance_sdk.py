@@ -36,7 +36,7 @@ pytest.importorskip("binance_common")
 sdk = pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
 
 from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketStreams  # noqa: E402
-from binance_common.errors import BadRequestError, NotFoundError  # noqa: E402
+from binance_common.errors import BadRequestError  # noqa: E402
 from binance_sdk_derivatives_trading_usds_futures.derivatives_trading_usds_futures import (  # noqa: E402
     DerivativesTradingUsdsFutures,
 )
@@ -50,8 +50,10 @@ from binance_sdk_derivatives_trading_usds_futures.rest_api.models import (  # no
     NewOrderTypeEnum,
 )
 from binance_sdk_derivatives_trading_usds_futures.websocket_streams.models import (  # noqa: E402
+    AccountConfigUpdate,
     AccountUpdate,
     OrderTradeUpdate,
+    TradeLite,
 )
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(30), pytest.mark.asyncio(loop_scope="module")]
@@ -241,19 +243,39 @@ async def test_algo_order_api(client: DerivativesTradingUsdsFutures) -> None:
     assert refused.value.status_code == -4120
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotFoundError, reason="the sandbox does not serve GET /fapi/v1/allAlgoOrders"
-)
 async def test_query_all_algo_orders(client: DerivativesTradingUsdsFutures) -> None:
-    assert await call(client.rest_api.query_all_algo_orders, SYMBOL) == []
+    api = client.rest_api
+    assert await call(api.query_all_algo_orders, SYMBOL) == []
+    placed = await call(
+        api.new_algo_order,
+        NewAlgoOrderAlgoTypeEnum.CONDITIONAL,
+        SYMBOL,
+        NewAlgoOrderSideEnum.BUY,
+        NewAlgoOrderTypeEnum.TAKE_PROFIT_MARKET,
+        quantity=QTY,
+        trigger_price=await far_below_bid(client),
+    )
+    await call(api.cancel_algo_order, algo_id=placed.algo_id)
+    (listed,) = await call(api.query_all_algo_orders, SYMBOL)
+    assert listed.algo_id == placed.algo_id and listed.algo_status == "CANCELED"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotFoundError, reason="the sandbox does not serve POST /fapi/v1/order/test"
-)
 async def test_test_order(client: DerivativesTradingUsdsFutures) -> None:
-    answer = await call(client.rest_api.test_order, SYMBOL, "BUY", "MARKET", quantity=QTY)
-    assert answer is not None
+    api = client.rest_api
+    answer = await call(api.test_order, SYMBOL, "BUY", "MARKET", quantity=QTY)
+    assert answer.status == "NEW" and answer.symbol == SYMBOL and answer.executed_qty == "0.000"
+    assert await call(api.current_all_open_orders, symbol=SYMBOL) == []
+    with pytest.raises(BadRequestError) as refused:
+        await call(api.test_order, SYMBOL, "BUY", "LIMIT", quantity=QTY)
+    assert refused.value.status_code == -1102  # timeInForce missing, exactly as for a new order
+
+
+async def test_symbol_configuration(client: DerivativesTradingUsdsFutures) -> None:
+    api = client.rest_api
+    await call(api.change_initial_leverage, SYMBOL, 9)
+    (config,) = await call(api.symbol_configuration, symbol=SYMBOL)
+    assert config.symbol == SYMBOL and config.leverage == 9 and config.margin_type == "CROSSED"
+    assert config.is_auto_add_margin is False and Decimal(config.max_notional_value) > 0
 
 
 # --- WebSocket streams ----------------------------------------------------------------------------------
@@ -304,6 +326,21 @@ async def test_market_streams(streams: Any, sandbox: Sandbox) -> None:
     assert abs(book.E - sandbox.context.clock.now_ms()) < 5_000
 
 
+async def test_ticker_streams(streams: Any) -> None:
+    inbox = Inbox()
+    (await streams.individual_symbol_ticker_streams(symbol="btcusdt")).on("message", inbox.sink("ticker"))
+    (await streams.individual_symbol_mini_ticker_stream(symbol="btcusdt")).on("message", inbox.sink("mini"))
+    (await streams.all_market_tickers_streams()).on("message", inbox.sink("all"))
+    ticker = await inbox.wait_for("ticker")
+    assert ticker.e == "24hrTicker" and ticker.s == SYMBOL and ticker.C - ticker.O == 86_400_000
+    assert Decimal(ticker.l) <= Decimal(ticker.c) <= Decimal(ticker.h) and Decimal(ticker.Q) > 0
+    assert ticker.n == ticker.L - ticker.F + 1
+    mini = await inbox.wait_for("mini")
+    assert mini.e == "24hrMiniTicker" and mini.s == SYMBOL and Decimal(mini.v) > 0
+    every = await inbox.wait_for("all")
+    assert SYMBOL in {t.s for t in every}
+
+
 async def test_user_data_stream(client: DerivativesTradingUsdsFutures, streams: Any) -> None:
     api = client.rest_api
     listen_key = (await call(api.start_user_data_stream)).listen_key
@@ -332,6 +369,13 @@ async def test_user_data_stream(client: DerivativesTradingUsdsFutures, streams: 
     assert Decimal(wallet.wb) < Decimal(10000)  # the taker fee was paid
     (position,) = [p for p in account.a.P if p.s == SYMBOL]
     assert Decimal(position.pa) == Decimal("0.002")
+
+    lite = one_of(await inbox.wait_for("user", lambda m: isinstance(one_of(m), TradeLite)))
+    assert lite.i == placed.order_id and Decimal(lite.l) == Decimal("0.002") and lite.m is False
+
+    await call(api.change_initial_leverage, SYMBOL, 11)
+    config = one_of(await inbox.wait_for("user", lambda m: isinstance(one_of(m), AccountConfigUpdate)))
+    assert config.ac is not None and (config.ac.s, config.ac.l) == (SYMBOL, 11)
 
     renewed = await call(api.keepalive_user_data_stream)
     assert renewed.listen_key == listen_key

@@ -260,19 +260,11 @@ async def test_user_data_stream(pro: Any) -> None:
     assert position["symbol"] == SYMBOL and position["contracts"] == pytest.approx(0.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox does not serve <symbol>@ticker (Binance's documented 24hr ticker stream on /market)",
-)
 async def test_watch_ticker(pro: Any) -> None:
     ticker = await asyncio.wait_for(pro.watch_ticker(SYMBOL), 5.0)
     assert ticker["last"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox does not serve GET /fapi/v1/symbolConfig, which ccxt's fetch_leverage(s) reads",
-)
 async def test_fetch_leverage(rest: Any) -> None:
     await rest.set_leverage(7, SYMBOL)
     leverage = await rest.fetch_leverage(SYMBOL)

@@ -180,6 +180,7 @@ ENDPOINT_WEIGHTS: Mapping[tuple[str, str], WeightRule] = MappingProxyType(
         ("GET", "/fapi/v1/income"): WeightRule(30),
         ("GET", "/fapi/v1/commissionRate"): WeightRule(20),
         ("GET", "/fapi/v1/leverageBracket"): WeightRule(1),
+        ("GET", "/fapi/v1/symbolConfig"): WeightRule(5),
         ("POST", "/fapi/v1/leverage"): WeightRule(1),
         ("POST", "/fapi/v1/marginType"): WeightRule(1),
         ("POST", "/fapi/v1/positionSide/dual"): WeightRule(1),

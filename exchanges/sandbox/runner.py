@@ -34,6 +34,7 @@ from exchanges.sandbox.server.hub import Hub
 from exchanges.sandbox.server.listen_keys import ListenKeyRegistry
 from exchanges.sandbox.server.publisher import MarketPublisher
 from exchanges.sandbox.server.ratelimit import RateLimiter
+from exchanges.sandbox.server.ticker_stats import TickerStats
 from exchanges.sandbox.server.user_stream import UserPublisher
 from exchanges.sandbox.server.ws import WsSettings
 
@@ -248,7 +249,7 @@ class Sandbox:
     async def _market_loop(self, ctx: SandboxContext, app: web.Application) -> None:
         hub = app[HUB_KEY]
         core, market, clock, faults = ctx.core, ctx.market, ctx.clock, ctx.faults
-        markets = MarketPublisher(hub, core, market)
+        markets = MarketPublisher(hub, core, market, tickers=TickerStats(market, core))
         users = UserPublisher(hub, ctx.listen_keys, faults)
         next_drop = 0.0
         pending_books = set(market.symbols)

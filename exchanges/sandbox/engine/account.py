@@ -35,7 +35,16 @@ def money(x: Decimal) -> Decimal:
 class PositionState:
     """A one-way position: signed ``qty``, average ``entry_price``, and its margin settings."""
 
-    __slots__ = ("entry_price", "isolated_wallet", "leverage", "margin_type", "qty", "symbol", "update_time")
+    __slots__ = (
+        "entry_price",
+        "isolated_wallet",
+        "leverage",
+        "margin_type",
+        "qty",
+        "realized",
+        "symbol",
+        "update_time",
+    )
 
     def __init__(self, symbol: str, leverage: int) -> None:
         self.symbol = symbol
@@ -45,6 +54,8 @@ class PositionState:
         self.margin_type = MarginType.CROSSED
         self.isolated_wallet = ZERO
         self.update_time = 0
+        # Realized PnL booked on this symbol (before fees), kept across flat periods: ACCOUNT_UPDATE ``cr``.
+        self.realized = ZERO
 
     def apply_fill(self, side: Side, qty: Decimal, price: Decimal) -> Decimal:
         """Apply a fill; return the realized PnL (8 decimals) of the part that reduced the position."""

@@ -37,10 +37,11 @@ from exchanges.sandbox.engine.requests import NewAlgoOrder, NewOrder
 from exchanges.sandbox.engine.risk import RiskCore
 from exchanges.sandbox.errors import ExchangeError
 
-__all__ = ["AlgoCore"]
+__all__ = ["ALGO_HISTORY_WINDOW_MS", "AlgoCore"]
 
 _STOP_LIKE = (OrderType.STOP, OrderType.STOP_MARKET)
 _TP_LIKE = (OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET)
+ALGO_HISTORY_WINDOW_MS = 7 * 86_400_000  # allAlgoOrders' default time window: the last 7 days
 _MIN_CALLBACK = Decimal("0.1")
 _MAX_CALLBACK = Decimal("10")
 
@@ -202,6 +203,42 @@ class AlgoCore(RiskCore):
             self.instrument(symbol)
             return [s.order for s in acct.open_algos.get(symbol, {}).values()]
         return [s.order for book in acct.open_algos.values() for s in book.values()]
+
+    def all_algo_orders(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        algo_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        page: int | None = None,
+        limit: int = 500,
+    ) -> list[AlgoOrder]:
+        """Open and finished algo orders of ``symbol`` (the last 5,000 finished ones are kept), oldest first.
+
+        Binance's rules: from ``algo_id`` (inclusive) when given, else the most recent ones; the time filter
+        applies to the creation time and defaults to the last 7 days; ``page`` (1-based) pages through the
+        matches ``limit`` at a time, oldest first.
+        """
+        acct = self._account(account)
+        self.instrument(symbol)
+        if algo_id is None and start_time is None and end_time is None:
+            start_time = self._tick() - ALGO_HISTORY_WINDOW_MS
+        rows = sorted(
+            (
+                s.order
+                for s in acct.algos.values()
+                if s.order.symbol == symbol
+                and (algo_id is None or s.order.algo_id >= algo_id)
+                and (start_time is None or s.order.create_time >= start_time)
+                and (end_time is None or s.order.create_time <= end_time)
+            ),
+            key=lambda a: a.algo_id,
+        )
+        if page is not None:
+            return rows[(page - 1) * limit : page * limit]
+        return rows[:limit] if algo_id is not None else rows[-limit:]
 
     def cancel_all_algo_orders(self, account: str, symbol: str) -> None:
         acct = self._account(account)

@@ -14,6 +14,7 @@ from itertools import islice
 
 from core.clock import Clock
 from core.types import (
+    ZERO,
     Balance,
     BookTicker,
     ExecutionType,
@@ -28,12 +29,14 @@ from core.types import (
     OrderStatus,
     Position,
     Side,
+    TimeInForce,
     Trade,
     WorkingType,
 )
 from exchanges.sandbox.engine.account import AccountState
 from exchanges.sandbox.engine.algo import AlgoCore
 from exchanges.sandbox.engine.book import levels
+from exchanges.sandbox.engine.events import AccountConfigEvent
 from exchanges.sandbox.engine.margin import max_leverage, max_notional_for_leverage
 from exchanges.sandbox.engine.requests import NewOrder
 from exchanges.sandbox.engine.state import DEFAULT_LEVERAGE, AccountTotals
@@ -62,6 +65,7 @@ class ExchangeCore(AlgoCore):
         self._init_trading()
         self._init_algo()
         self._countdowns: dict[tuple[str, str], int] = {}
+        self._last_trades: dict[str, Trade] = {}
 
     # -- market input ----------------------------------------------------------------------------------
 
@@ -70,6 +74,7 @@ class ExchangeCore(AlgoCore):
         self.instrument(trade.symbol)
         self._tick(trade.ts)
         self._last[trade.symbol] = trade.price
+        self._last_trades[trade.symbol] = trade
         self._match_tape(trade)
         self._check_algo_triggers(trade.symbol, trade.price, WorkingType.CONTRACT_PRICE)
 
@@ -116,6 +121,10 @@ class ExchangeCore(AlgoCore):
         bids = list(islice(levels(touch, prof, tick, Side.SELL), limit))
         asks = list(islice(levels(touch, prof, tick, Side.BUY), limit))
         return bids, asks
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The latest public trade of ``symbol`` (its quantity is the tickers' ``lastQty``)."""
+        return self._last_trades.get(symbol)
 
     def leverage_brackets(self, symbol: str) -> tuple[LeverageBracket, ...]:
         return self.instrument(symbol).brackets
@@ -178,7 +187,11 @@ class ExchangeCore(AlgoCore):
         pos = acct.position(symbol)
         if pos.qty != 0 and abs(pos.qty) * self._mark_of(pos) > cap:
             raise ExchangeError.leverage_too_high_for_position()
-        pos.leverage = leverage
+        if pos.leverage != leverage:
+            pos.leverage = leverage
+            self._events.append(
+                AccountConfigEvent(account=account, ts=self._tick(), symbol=symbol, leverage=leverage)
+            )
         return leverage, cap
 
     def set_margin_type(self, account: str, symbol: str, margin_type: MarginType) -> None:
@@ -216,6 +229,35 @@ class ExchangeCore(AlgoCore):
         inst = self.instrument(req.symbol)
         self._tick()
         return self._place(acct, inst, req).snapshot()
+
+    def test_order(self, account: str, req: NewOrder) -> Order:
+        """Validate ``req`` as :meth:`new_order` would and place nothing (``POST /fapi/v1/order/test``).
+
+        Returns the order as it would have been accepted: status NEW, nothing executed, ``order_id`` 0
+        (no id is consumed, so nothing can later be looked up with it).
+        """
+        acct = self._account(account)
+        inst = self.instrument(req.symbol)
+        now = self._tick()
+        plan = self._plan_order(acct, inst, req)
+        return Order(
+            symbol=inst.symbol,
+            order_id=0,
+            client_order_id=plan.client_id,
+            side=req.side,
+            type=req.type,
+            orig_type=req.type,
+            time_in_force=plan.tif,
+            orig_qty=plan.qty,
+            price=plan.price if plan.price is not None and not plan.is_market else ZERO,
+            status=OrderStatus.NEW,
+            reduce_only=req.reduce_only,
+            price_match=req.price_match,
+            self_trade_prevention_mode=req.self_trade_prevention_mode,
+            good_till_date=req.good_till_date if plan.tif is TimeInForce.GTD else 0,
+            time=now,
+            update_time=now,
+        )
 
     def cancel_order(
         self, account: str, symbol: str, order_id: int | None, client_order_id: str | None

@@ -47,7 +47,9 @@ class RiskCore(TradingCore):
             # A payment can never take the wallet below zero.
             amount = max(amount, -acct.wallet)
             if acct.credit(amount, IncomeType.FUNDING_FEE, symbol, ts=self._now, tran_id=self._ids.tran_id()):
-                self._emit_account(acct, "FUNDING_FEE", (symbol,))
+                # Binance: cross funding pushes the balance only; isolated funding also its position.
+                shown = (symbol,) if pos.margin_type is MarginType.ISOLATED else ()
+                self._emit_account(acct, "FUNDING_FEE", shown, balance_change=amount)
 
     # -- liquidation -----------------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class RiskCore(TradingCore):
         pnl = pos.apply_fill(side, qty, mark)
         pos.update_time = self._now
         pnl = max(pnl, -acct.wallet)
+        pos.realized += pnl
         trade_id = self._ids.trade_id(symbol)
         acct.credit(
             pnl,
@@ -154,5 +157,5 @@ class RiskCore(TradingCore):
         self._emit_account(acct, "ORDER", (symbol,))
         fee = min(money(qty * mark * inst.liquidation_fee), max(ZERO, acct.wallet))
         if acct.credit(-fee, IncomeType.INSURANCE_CLEAR, symbol, ts=self._now, tran_id=self._ids.tran_id()):
-            self._emit_account(acct, "INSURANCE_CLEAR", (symbol,))
+            self._emit_account(acct, "INSURANCE_CLEAR", (symbol,), balance_change=-fee)
         self._expire_reduce_only(acct, symbol)

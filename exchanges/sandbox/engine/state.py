@@ -307,6 +307,7 @@ class CoreState:
                 leverage=pos.leverage,
                 margin_type=pos.margin_type,
                 update_time=pos.update_time,
+                accumulated_realized=pos.realized,
             )
         mark, notional, upnl, mm = self._position_figures(pos)
         fee = self.taker_fee
@@ -333,11 +334,28 @@ class CoreState:
             maint_margin=money(mm),
             notional=money(notional),
             update_time=pos.update_time,
+            accumulated_realized=pos.realized,
         )
 
     # -- events ----------------------------------------------------------------------------------------
 
-    def _emit_order(self, order: OrderState, execution_type: ExecutionType, fill: Fill | None = None) -> None:
+    def _emit_order(
+        self,
+        order: OrderState,
+        execution_type: ExecutionType,
+        fill: Fill | None = None,
+        *,
+        expire_reason: int = 0,
+    ) -> None:
+        bids = asks = ZERO
+        acct = self._accounts.get(order.account)
+        book = acct.open_orders.get(order.symbol, {}) if acct is not None else {}
+        for o in book.values():
+            if o.status.is_open:
+                if o.side is Side.BUY:
+                    bids += o.price * o.remaining
+                else:
+                    asks += o.price * o.remaining
         self._events.append(
             OrderEvent(
                 account=order.account,
@@ -345,10 +363,15 @@ class CoreState:
                 order=order.snapshot(),
                 execution_type=execution_type,
                 fill=fill,
+                bids_notional=bids,
+                asks_notional=asks,
+                expire_reason=expire_reason,
             )
         )
 
-    def _emit_account(self, acct: AccountState, reason: str, symbols: Sequence[str]) -> None:
+    def _emit_account(
+        self, acct: AccountState, reason: str, symbols: Sequence[str], balance_change: Decimal = ZERO
+    ) -> None:
         positions = tuple(self._position(acct, acct.position(s)) for s in symbols)
         self._events.append(
             AccountEvent(
@@ -357,5 +380,6 @@ class CoreState:
                 reason=reason,
                 balances=(self._balance(acct),),
                 positions=positions,
+                balance_change=balance_change,
             )
         )

@@ -1,8 +1,8 @@
-"""Regular orders: validation, taking from the synthetic book, resting, maker fills from the tape, cancels.
+"""Regular orders: execution of validated orders, resting, maker fills from the tape, cancels.
 
-Rules follow Binance USDⓈ-M (one-way mode): filters first, then reduce-only, open-order count, margin;
-MARKET orders walk the synthetic book (taker); LIMIT orders take what their price allows and then rest
-(GTC/GTD/GTX), expire (IOC) or are refused whole (FOK -5021, GTX that would take -5022).
+Validation (:mod:`placement`) follows Binance USDⓈ-M (one-way mode): filters first, then reduce-only,
+open-order count, margin; MARKET orders walk the synthetic book (taker); LIMIT orders take what their
+price allows and then rest (GTC/GTD/GTX), expire (IOC) or are refused whole (FOK -5021, GTX -5022).
 """
 
 from __future__ import annotations
@@ -18,41 +18,26 @@ from core.types import (
     Instrument,
     OrderStatus,
     OrderType,
-    PositionSide,
-    PriceMatch,
-    Side,
     TimeInForce,
     Trade,
     WorkingType,
 )
 from exchanges.sandbox.engine.account import AccountState, money
-from exchanges.sandbox.engine.book import fill_levels, levels
-from exchanges.sandbox.engine.filters import check_order_filters
-from exchanges.sandbox.engine.ids import CLIENT_ID_PATTERN
-from exchanges.sandbox.engine.margin import max_notional_for_leverage
 from exchanges.sandbox.engine.orders import OrderState
+from exchanges.sandbox.engine.placement import PlacementCore
 from exchanges.sandbox.engine.requests import NewOrder
-from exchanges.sandbox.engine.state import CoreState
 from exchanges.sandbox.errors import ExchangeError
 
 __all__ = ["TradingCore"]
 
-_GTD_MIN_AHEAD_MS = 600_000
-_GTD_MAX = 253_402_300_799_000
-_MATCH_DEPTH = {
-    PriceMatch.OPPONENT: (False, 1),
-    PriceMatch.OPPONENT_5: (False, 5),
-    PriceMatch.OPPONENT_10: (False, 10),
-    PriceMatch.OPPONENT_20: (False, 20),
-    PriceMatch.QUEUE: (True, 1),
-    PriceMatch.QUEUE_5: (True, 5),
-    PriceMatch.QUEUE_10: (True, 10),
-    PriceMatch.QUEUE_20: (True, 20),
-}
+# Binance's ORDER_TRADE_UPDATE expiry reasons (``er``) the sandbox produces.
+_ER_IOC = 2  # IOC order could not be filled completely, remaining quantity is canceled
+_ER_REDUCE_ONLY = 4  # reduce-only order knocked out: nothing left to reduce
+_ER_MARKET = 9  # market order could not be filled completely
 
 
-class TradingCore(CoreState):
-    """Order placement, fills and cancellation on top of :class:`CoreState`."""
+class TradingCore(PlacementCore):
+    """Order placement, fills and cancellation on top of :class:`PlacementCore` (validation)."""
 
     _gtd_heap: list[tuple[int, str, str, int]]
 
@@ -60,29 +45,6 @@ class TradingCore(CoreState):
         self._gtd_heap = []
 
     # -- placement -------------------------------------------------------------------------------------
-
-    def _client_id(self, acct: AccountState, symbol: str, wanted: str | None) -> str:
-        if wanted is None or wanted == "":
-            return self._ids.client_id()
-        if not CLIENT_ID_PATTERN.match(wanted):
-            raise ExchangeError.duplicate_client_id()  # -4015 "Client order id is not valid."
-        if acct.open_client_id_taken(symbol, wanted):
-            raise ExchangeError.client_id_duplicate()
-        return wanted
-
-    def _match_price(self, inst: Instrument, side: Side, match: PriceMatch) -> Decimal:
-        """The limit price a priceMatch mode picks from the book (-5041 when there is no book)."""
-        touch = self._touch(inst)
-        if touch is None:
-            raise ExchangeError.bbo_no_depth()
-        same_side, n = _MATCH_DEPTH[match]
-        book_side = side.opposite if same_side else side  # a BUY takes asks: levels(BUY) walks the asks
-        ref = touch[2] if book_side is Side.BUY else touch[0]
-        prof = self._profile(inst, ref)
-        for i, (price, _) in enumerate(levels(touch, prof, inst.filters.tick_size, book_side)):
-            if i == n - 1:
-                return price
-        raise ExchangeError.bbo_no_depth()
 
     def _place(
         self,
@@ -97,97 +59,20 @@ class TradingCore(CoreState):
         order_id: int | None = None,
     ) -> OrderState:
         """Validate and execute one order; no event is emitted unless it is accepted."""
+        plan = self._plan_order(acct, inst, req)
         symbol = inst.symbol
-        if req.type.is_conditional:
-            raise ExchangeError.conditional_on_order_endpoint()
-        if req.type not in (OrderType.LIMIT, OrderType.MARKET):
-            raise ExchangeError.invalid_order_type()
-        if req.position_side is not PositionSide.BOTH:
-            raise ExchangeError.position_side_mismatch()
-        if req.quantity is None:
-            raise ExchangeError.mandatory_missing("quantity")
-        is_market = req.type is OrderType.MARKET
-        qty = req.quantity
-        price: Decimal | None = req.price
-        tif = TimeInForce.GTC
-        if is_market:
-            if price is not None:
-                raise ExchangeError.param_not_required("price")
-        else:
-            if req.time_in_force is None:
-                raise ExchangeError.mandatory_missing("timeInForce")
-            tif = req.time_in_force
-            if req.price_match is not PriceMatch.NONE:
-                if price is not None:
-                    raise ExchangeError.param_not_required("price")
-                price = self._match_price(inst, req.side, req.price_match)
-            elif price is None:
-                raise ExchangeError.mandatory_missing("price")
-            if tif is TimeInForce.GTD:
-                gtd = req.good_till_date
-                if gtd <= self._now + _GTD_MIN_AHEAD_MS or gtd >= _GTD_MAX:
-                    raise ExchangeError.good_till_date_invalid()
-        client_id = self._client_id(acct, symbol, req.new_client_order_id)
-        ref = self._reference_price(symbol)
-        if is_market and ref is None:
-            # Nothing has traded yet: there is no market to take from.
-            raise ExchangeError.disconnected()
-        check_order_filters(
-            inst,
-            quantity=qty,
-            price=price,
-            is_market=is_market,
-            reduce_only=req.reduce_only,
-            reference_price=ref if ref is not None else (price or ZERO),
-            side=req.side,
-        )
-        pos = acct.position(symbol)
-        closable = pos.closable_by(req.side)
-        if req.reduce_only:
-            if closable == 0:
-                raise ExchangeError.reduce_only_rejected()
-            if is_market:
-                qty = min(qty, closable)
-        open_book = acct.open_orders.get(symbol, {})
-        if not is_market and len(open_book) >= inst.filters.max_num_orders:
-            raise ExchangeError.max_open_orders()
-
-        touch = self._touch(inst)
-        takes: list[tuple[Decimal, Decimal]] = []
-        if touch is not None:
-            prof = self._profile(inst, touch[0])
-            tick = inst.filters.tick_size
-            if is_market:
-                takes = fill_levels(touch, prof, tick, req.side, qty, limit=None)
-            else:
-                assert price is not None
-                crosses = price >= touch[2] if req.side is Side.BUY else price <= touch[0]
-                if crosses and tif is TimeInForce.GTX:
-                    raise ExchangeError.post_only_would_take()
-                if crosses:
-                    takes = fill_levels(touch, prof, tick, req.side, qty, limit=price)
-        elif is_market:
-            # Nothing has traded yet: there is no market to take from.
-            raise ExchangeError.disconnected()
-        taken = sum((q for _, q in takes), ZERO)
-        if tif is TimeInForce.FOK and not is_market and taken < qty:
-            raise ExchangeError.fok_not_filled()
-        if not req.reduce_only:
-            self._check_margin(
-                acct, inst, side=req.side, qty=qty, price=price, takes=takes, is_market=is_market
-            )
-
+        tif = plan.tif
         order = OrderState(
             account=acct.api_key,
             symbol=symbol,
             order_id=order_id if order_id is not None else self._ids.order_id(symbol),
-            client_order_id=client_id,
+            client_order_id=plan.client_id,
             side=req.side,
             type=req.type,
             orig_type=orig_type or req.type,
             time_in_force=tif,
-            orig_qty=qty,
-            price=price if price is not None and not is_market else ZERO,
+            orig_qty=plan.qty,
+            price=plan.price if plan.price is not None and not plan.is_market else ZERO,
             reduce_only=req.reduce_only,
             time=self._now,
             stop_price=stop_price,
@@ -199,13 +84,14 @@ class TradingCore(CoreState):
         )
         acct.add_order(order)
         self._emit_order(order, ExecutionType.NEW)
-        for fill_price, fill_qty in takes:
+        for fill_price, fill_qty in plan.takes:
             self._fill(acct, order, fill_price, fill_qty, is_maker=False)
             if not order.status.is_open:
                 break
         if order.status.is_open:
-            if is_market or tif in (TimeInForce.IOC, TimeInForce.FOK):
-                self._close(acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED)
+            if plan.is_market or tif in (TimeInForce.IOC, TimeInForce.FOK):
+                reason = _ER_MARKET if plan.is_market else _ER_IOC
+                self._close(acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED, expire_reason=reason)
             else:
                 self._books[symbol].add(
                     order.side, order.price, (acct.api_key, order.order_id), order.remaining
@@ -215,40 +101,6 @@ class TradingCore(CoreState):
                         self._gtd_heap, (order.good_till_date, acct.api_key, symbol, order.order_id)
                     )
         return order
-
-    def _check_margin(
-        self,
-        acct: AccountState,
-        inst: Instrument,
-        *,
-        side: Side,
-        qty: Decimal,
-        price: Decimal | None,
-        takes: list[tuple[Decimal, Decimal]],
-        is_market: bool,
-    ) -> None:
-        """-2019 when the order's initial margin and taker fees exceed the available balance; -2027 when the
-        resulting position would exceed the notional allowed at the current leverage."""
-        pos = acct.position(inst.symbol)
-        available = self._totals(acct).available_balance
-        fee = sum((p * q for p, q in takes), ZERO) * self.taker_fee
-        closable = pos.closable_by(side)
-        if is_market:
-            cost = sum((p * q for p, q in takes), ZERO)
-            est = cost / qty if qty > 0 else ZERO
-            opening = max(ZERO, qty - closable)
-            required = opening * est / pos.leverage + fee
-        else:
-            assert price is not None
-            est = price
-            before = self._order_margin(acct, inst.symbol)
-            after = self._order_margin(acct, inst.symbol, (side, qty, price))
-            required = after - before + fee
-        if required > available:
-            raise ExchangeError.margin_insufficient()
-        new_qty = abs(pos.qty + side.sign * qty)
-        if new_qty > abs(pos.qty) and new_qty * est > max_notional_for_leverage(inst.brackets, pos.leverage):
-            raise ExchangeError.leverage_too_high_for_position()
 
     # -- fills -----------------------------------------------------------------------------------------
 
@@ -260,6 +112,7 @@ class TradingCore(CoreState):
         pos = acct.position(symbol)
         pnl = pos.apply_fill(order.side, qty, price)
         pos.update_time = self._now
+        pos.realized += pnl
         rate = self.maker_fee if is_maker else self.taker_fee
         commission = money(price * qty * rate)
         trade_id = self._ids.trade_id(symbol)
@@ -308,7 +161,13 @@ class TradingCore(CoreState):
             self._expire_reduce_only(acct, symbol)
 
     def _close(
-        self, acct: AccountState, order: OrderState, status: OrderStatus, execution: ExecutionType | None
+        self,
+        acct: AccountState,
+        order: OrderState,
+        status: OrderStatus,
+        execution: ExecutionType | None,
+        *,
+        expire_reason: int = 0,
     ) -> None:
         """Take an order off the book with its final status (emitting ``execution`` if given)."""
         if order.type is OrderType.LIMIT:  # no-op when it never rested
@@ -316,7 +175,7 @@ class TradingCore(CoreState):
         order.status = status
         order.update_time = self._now
         if execution is not None:
-            self._emit_order(order, execution)
+            self._emit_order(order, execution, expire_reason=expire_reason)
         acct.record_closed(order)
         self._on_order_done(acct, order)
 
@@ -329,7 +188,9 @@ class TradingCore(CoreState):
         if not book:
             return
         for order in [o for o in book.values() if o.reduce_only]:
-            self._close(acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED)
+            self._close(
+                acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED, expire_reason=_ER_REDUCE_ONLY
+            )
 
     def _match_tape(self, trade: Trade) -> None:
         """Maker fills of resting orders the tape trade traded through (see matching.py for the rule)."""
@@ -345,7 +206,9 @@ class TradingCore(CoreState):
             if order.reduce_only:
                 take = min(take, acct.position(trade.symbol).closable_by(side))
                 if take <= 0:
-                    self._close(acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED)
+                    self._close(
+                        acct, order, OrderStatus.EXPIRED, ExecutionType.EXPIRED, expire_reason=_ER_REDUCE_ONLY
+                    )
                     continue
             self._fill(acct, order, price, take, is_maker=True)
             if order.status.is_open:

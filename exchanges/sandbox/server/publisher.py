@@ -1,8 +1,9 @@
 """Turns the market loop's events into stream frames: market data to ``/public`` and ``/market`` subscribers.
 
 Per-event streams (aggTrade, bookTicker, markPrice@1s) are published as each event is applied;
-throttled streams (depth at 100/250/500 ms, kline every 250 ms, markPrice every 3 s, the all-market
-arrays) are published by :meth:`MarketPublisher.flush` at the end of each loop step, on exchange time.
+throttled streams (depth at 100/250/500 ms, kline every 250 ms, markPrice every 3 s, the 24 h tickers,
+the all-market arrays) are published by :meth:`MarketPublisher.flush` at the end of each loop step, on
+exchange time.
 Nothing is encoded for a stream nobody listens to.
 """
 
@@ -17,6 +18,8 @@ import msgspec
 from core.types import BookTicker, Candle, MarkPrice, Trade
 from exchanges.sandbox.server.hub import Hub
 from exchanges.sandbox.server.streams import Route, StreamKind, StreamSpec, parse_stream
+from exchanges.sandbox.server.ticker_publisher import TICKER_KINDS, TickerPublisher
+from exchanges.sandbox.server.ticker_stats import TickerStats
 from exchanges.sandbox.server.ws_codec import (
     encode_agg_trade,
     encode_book_ticker,
@@ -69,10 +72,14 @@ class _KlineState:
 class MarketPublisher:
     """Publishes market frames to the hub; one instance per sandbox, driven by the market loop."""
 
-    def __init__(self, hub: Hub, book: BookSource, klines: KlineSource) -> None:
+    def __init__(
+        self, hub: Hub, book: BookSource, klines: KlineSource, tickers: TickerStats | None = None
+    ) -> None:
+        """``tickers``: the 24 h statistics behind the ticker streams (none are served without them)."""
         self.hub = hub
         self.book = book
         self.klines = klines
+        self._tickers = TickerPublisher(hub, tickers) if tickers is not None else None
         self._update_ids: dict[str, int] = {}
         self._book_ts: dict[str, int] = {}
         self._last_mark: dict[str, MarkPrice] = {}
@@ -88,6 +95,8 @@ class MarketPublisher:
 
     def on_trade(self, trade: Trade) -> None:
         self._trades.setdefault(trade.symbol, []).append((trade.ts, trade.trade_id))
+        if self._tickers is not None:
+            self._tickers.on_trade(trade.symbol)
         name = f"{trade.symbol.lower()}@aggTrade"
         if self.hub.has_subscribers(Route.MARKET, name):
             self.hub.publish(Route.MARKET, name, encode_agg_trade(trade))
@@ -129,7 +138,8 @@ class MarketPublisher:
             spec = self._spec(name)
             if spec is not None and spec.kind in (StreamKind.PARTIAL_DEPTH, StreamKind.DIFF_DEPTH):
                 self._flush_depth(name, spec, now_ms)
-        for name in list(self.hub.streams_of(Route.MARKET)):
+        market_streams = list(self.hub.streams_of(Route.MARKET))
+        for name in market_streams:
             spec = self._spec(name)
             if spec is None:
                 continue
@@ -137,6 +147,10 @@ class MarketPublisher:
                 self._flush_kline(name, spec, now_ms)
             elif spec.kind is StreamKind.ALL_MARK_PRICE:
                 self._flush_mark_array(name, spec)
+            elif spec.kind in TICKER_KINDS and self._tickers is not None:
+                self._tickers.flush(name, spec, now_ms)
+        if self._tickers is not None:
+            self._tickers.forget(set(market_streams))
         self._trades.clear()
         self._marks_arrived = False
 

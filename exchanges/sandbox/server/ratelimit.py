@@ -79,6 +79,7 @@ DEFAULT_WEIGHTS: Mapping[tuple[str, str], WeightRule] = {
     ("GET", "/fapi/v1/premiumIndex"): WeightRule(1, without_symbol=10),
     ("GET", "/fapi/v1/fundingRate"): WeightRule(1),
     ("GET", "/fapi/v1/leverageBracket"): WeightRule(1),
+    ("GET", "/fapi/v1/symbolConfig"): WeightRule(5),
     ("POST", "/fapi/v1/order"): WeightRule(0),
     ("GET", "/fapi/v1/order"): WeightRule(1),
     ("DELETE", "/fapi/v1/order"): WeightRule(1),

@@ -1,5 +1,5 @@
-"""Account endpoints: leverage, marginType, positionSide/dual, account, balance, positionRisk, income,
-commissionRate, multiAssetsMargin, apiTradingStatus.
+"""Account endpoints: leverage, marginType, symbolConfig, positionSide/dual, account, balance, positionRisk,
+income, commissionRate, multiAssetsMargin, apiTradingStatus.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from exchanges.sandbox.engine.margin import max_notional_for_leverage as max_not
 from exchanges.sandbox.errors import ExchangeError
 from exchanges.sandbox.server.routing import Call, Route
 from exchanges.sandbox.server.wire import plain, position_v2_wire, position_v3_wire
-from exchanges.sandbox.server.wire_account import account_v2_wire, account_v3_wire, balance_wire, income_wire
+from exchanges.sandbox.server.wire_account import (
+    SymbolConfigWire,
+    account_v2_wire,
+    account_v3_wire,
+    balance_wire,
+    income_wire,
+)
 
 __all__ = ["ROUTES"]
 
@@ -29,6 +35,25 @@ def change_leverage(call: Call) -> object:
         raise ExchangeError.invalid_leverage()
     lev, cap = call.ctx.core.set_leverage(call.account, symbol, leverage)
     return {"leverage": lev, "maxNotionalValue": plain(cap), "symbol": symbol}
+
+
+def symbol_config(call: Call) -> object:
+    """GET /fapi/v1/symbolConfig: margin type, leverage and max notional of one symbol or of every symbol."""
+    symbol = call.params.opt_symbol()
+    if symbol is not None:
+        symbol = call.instrument(symbol).symbol
+    core = call.ctx.core
+    return [
+        SymbolConfigWire(
+            symbol=pos.symbol,
+            margin_type=str(pos.margin_type),
+            # A JSON boolean, as the official SDK's model types it (the doc's example shows "false").
+            is_auto_add_margin=False,
+            leverage=pos.leverage,
+            max_notional_value=plain(max_notional(core.leverage_brackets(pos.symbol), pos.leverage)),
+        )
+        for pos in core.positions(call.account, symbol)
+    ]
 
 
 def change_margin_type(call: Call) -> object:
@@ -138,6 +163,7 @@ def api_trading_status(call: Call) -> object:
 ROUTES = (
     Route("POST", "/fapi/v1/leverage", change_leverage, signed=True),
     Route("POST", "/fapi/v1/marginType", change_margin_type, signed=True),
+    Route("GET", "/fapi/v1/symbolConfig", symbol_config, signed=True),
     Route("POST", "/fapi/v1/positionSide/dual", change_position_mode, signed=True),
     Route("GET", "/fapi/v1/positionSide/dual", position_mode, signed=True),
     Route("GET", "/fapi/v1/multiAssetsMargin", multi_assets_mode, signed=True),

@@ -1,4 +1,5 @@
-"""Algo (conditional) order endpoints: algoOrder (POST/GET/DELETE), openAlgoOrders, algoOpenOrders."""
+"""Algo (conditional) order endpoints: algoOrder (POST/GET/DELETE), openAlgoOrders, allAlgoOrders,
+algoOpenOrders."""
 
 from __future__ import annotations
 
@@ -128,6 +129,28 @@ def open_algo_orders(call: Call) -> object:
     return [algo_order_wire(a, call.instrument(a.symbol)) for a in algos]
 
 
+def all_algo_orders(call: Call) -> object:
+    """GET /fapi/v1/allAlgoOrders: a symbol's open and finished algo orders (``AlgoCore.all_algo_orders``)."""
+    p = call.params
+    inst = call.instrument(p.req_symbol())
+    start, end = p.opt_int("startTime"), p.opt_int("endTime")
+    if start is not None and end is not None and start > end:
+        raise ExchangeError.bad_param_combination()
+    page = p.opt_int("page")
+    if page is not None and page < 1:
+        raise ExchangeError.bad_param("page", str(page))
+    algos = call.ctx.core.all_algo_orders(
+        call.account,
+        inst.symbol,
+        algo_id=p.opt_int("algoId"),
+        start_time=start,
+        end_time=end,
+        page=page,
+        limit=p.limit(500, 1000),
+    )
+    return [algo_order_wire(a, inst) for a in algos]
+
+
 def cancel_all_algo_orders(call: Call) -> object:
     symbol = call.instrument(call.params.req_symbol()).symbol
     call.ctx.core.cancel_all_algo_orders(call.account, symbol)
@@ -139,5 +162,6 @@ ROUTES = (
     Route("GET", "/fapi/v1/algoOrder", get_algo_order, signed=True),
     Route("DELETE", "/fapi/v1/algoOrder", cancel_algo_order, signed=True),
     Route("GET", "/fapi/v1/openAlgoOrders", open_algo_orders, signed=True),
+    Route("GET", "/fapi/v1/allAlgoOrders", all_algo_orders, signed=True),
     Route("DELETE", "/fapi/v1/algoOpenOrders", cancel_all_algo_orders, signed=True),
 )

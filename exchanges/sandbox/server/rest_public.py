@@ -4,19 +4,17 @@ depth, tickers, premiumIndex.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from core.types import ZERO, Candle, Instrument, MarkPrice
 from exchanges.sandbox.errors import ExchangeError
 from exchanges.sandbox.server.routing import Call, Route
-from exchanges.sandbox.server.wire import fixed, plain
+from exchanges.sandbox.server.ticker_stats import TickerStats
+from exchanges.sandbox.server.wire import fixed
 from exchanges.sandbox.server.wire_market import (
     AggTradeWire,
     DepthWire,
     ExchangeInfoWire,
     PriceTickerWire,
     RateLimitWire,
-    Ticker24hWire,
     agg_trade_wire,
     assets_wire,
     book_ticker_wire,
@@ -24,6 +22,7 @@ from exchanges.sandbox.server.wire_market import (
     kline_row,
     premium_index_wire,
     symbol_wire,
+    ticker_24h_wire,
 )
 
 __all__ = ["ROUTES"]
@@ -32,7 +31,6 @@ KLINE_INTERVALS = frozenset(
     ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 )
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 
@@ -145,44 +143,12 @@ def book_ticker(call: Call) -> object:
     return _one_or_all(call, rows)
 
 
-def _ticker_24h(call: Call, inst: Instrument) -> Ticker24hWire:
-    start = call.now_ms - DAY_MS
-    candles = call.ctx.market.history_klines(
-        inst.symbol, "1m", start_time=start, end_time=call.now_ms, limit=1440
-    )
-    last = call.ctx.core.last_price(inst.symbol) or (candles[-1].close if candles else ZERO)
-    open_price = candles[0].open if candles else last
-    high = max([c.high for c in candles] + [last])
-    low = min([c.low for c in candles] + [last]) if candles else last
-    volume = sum((c.volume for c in candles), ZERO)
-    quote = sum((c.quote_volume or c.volume * c.close for c in candles), ZERO)
-    count = sum(c.trades for c in candles)
-    change = last - open_price
-    percent = (change * 100 / open_price).quantize(Decimal("0.001")) if open_price else ZERO
-    vwap = (quote / volume).quantize(Decimal(1).scaleb(-inst.price_precision)) if volume else last
-    pp = inst.price_precision
-    return Ticker24hWire(
-        symbol=inst.symbol,
-        price_change=fixed(change, pp),
-        price_change_percent=fixed(percent, 3),
-        weighted_avg_price=fixed(vwap, pp),
-        last_price=fixed(last, pp),
-        last_qty="0",
-        open_price=fixed(open_price, pp),
-        high_price=fixed(high, pp),
-        low_price=fixed(low, pp),
-        volume=plain(volume),
-        quote_volume=plain(quote.quantize(Decimal("0.01"))),
-        open_time=start,
-        close_time=call.now_ms,
-        first_id=0,
-        last_id=max(count - 1, 0),
-        count=count,
-    )
-
-
 def ticker_24h(call: Call) -> object:
-    return _one_or_all(call, [_ticker_24h(call, inst) for inst in call.symbols(call.params.opt_symbol())])
+    stats = TickerStats(call.ctx.market, call.ctx.core)
+    rows: list[object] = [
+        ticker_24h_wire(stats.get(inst, call.now_ms), inst) for inst in call.symbols(call.params.opt_symbol())
+    ]
+    return _one_or_all(call, rows)
 
 
 def _mark(call: Call, inst: Instrument) -> MarkPrice:

@@ -1,5 +1,5 @@
-"""Order endpoints: order (POST/GET/DELETE), batchOrders, openOrder(s), allOpenOrders, allOrders,
-userTrades, countdownCancelAll.
+"""Order endpoints: order (POST/GET/DELETE), order/test, batchOrders, openOrder(s), allOpenOrders,
+allOrders, userTrades, countdownCancelAll.
 """
 
 from __future__ import annotations
@@ -99,6 +99,13 @@ def _place(call: Call, req: NewOrder) -> object:
 
 def new_order(call: Call) -> object:
     return _place(call, parse_new_order(call.params))
+
+
+def test_order(call: Call) -> object:
+    """POST /fapi/v1/order/test: validated as a new order, nothing placed; answers the would-be order."""
+    req = parse_new_order(call.params)
+    order = call.ctx.core.test_order(call.account, req)
+    return order_ack_wire(order, call.instrument(order.symbol))
 
 
 def _order_ref(p: Params) -> tuple[int | None, str | None]:
@@ -229,6 +236,7 @@ def countdown_cancel_all(call: Call) -> object:
 
 ROUTES = (
     Route("POST", "/fapi/v1/order", new_order, signed=True, places_orders=True),
+    Route("POST", "/fapi/v1/order/test", test_order, signed=True),
     Route("GET", "/fapi/v1/order", get_order, signed=True),
     Route("DELETE", "/fapi/v1/order", cancel_order, signed=True),
     Route("POST", "/fapi/v1/batchOrders", batch_orders, signed=True, places_orders=True),

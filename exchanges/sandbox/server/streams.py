@@ -2,9 +2,9 @@
 
 Binance split ``fstream`` into three routed paths (announcement 2026-03-06, legacy URLs retired 2026-04-23):
 ``/public`` carries high-frequency book data (``@bookTicker``, ``@depth...``), ``/market`` the regular market
-data (``@aggTrade``, ``@markPrice``, ``@kline_<i>``, ...), ``/private`` user data by listenKey. A
-connection without a routed path only receives ``/public`` data. Subscribing to a stream on the wrong
-route is accepted and then delivers nothing, silently.
+data (``@aggTrade``, ``@markPrice``, ``@kline_<i>``, ``@ticker``, ``@miniTicker``, ...), ``/private`` user
+data by listenKey. A connection without a routed path only receives ``/public`` data. Subscribing to a
+stream on the wrong route is accepted and then delivers nothing, silently.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ class StreamKind(enum.StrEnum):
     KLINE = "kline"  # param: interval
     PARTIAL_DEPTH = "depthN"  # param: "<levels>:<period ms>"
     DIFF_DEPTH = "depth"  # param: period ms
+    TICKER = "ticker"  # 24 h rolling statistics, every 2 s
+    MINI_TICKER = "miniTicker"  # the same, fewer fields, every 2 s
+    ALL_TICKER = "!ticker@arr"  # every symbol whose ticker changed, every 1 s
+    ALL_MINI_TICKER = "!miniTicker@arr"
 
 
 KLINE_INTERVALS = (
@@ -63,10 +67,22 @@ _ROUTES: dict[StreamKind, Route] = {
     StreamKind.MARK_PRICE: Route.MARKET,
     StreamKind.ALL_MARK_PRICE: Route.MARKET,
     StreamKind.KLINE: Route.MARKET,
+    StreamKind.TICKER: Route.MARKET,
+    StreamKind.MINI_TICKER: Route.MARKET,
+    StreamKind.ALL_TICKER: Route.MARKET,
+    StreamKind.ALL_MINI_TICKER: Route.MARKET,
     StreamKind.BOOK_TICKER: Route.PUBLIC,
     StreamKind.ALL_BOOK_TICKER: Route.PUBLIC,
     StreamKind.PARTIAL_DEPTH: Route.PUBLIC,
     StreamKind.DIFF_DEPTH: Route.PUBLIC,
+}
+
+# Update speeds from Binance's USDⓈ-M stream pages: per-symbol tickers 2000 ms, all-market arrays 1000 ms.
+_TICKER_PERIODS_MS = {
+    StreamKind.TICKER: 2000,
+    StreamKind.MINI_TICKER: 2000,
+    StreamKind.ALL_TICKER: 1000,
+    StreamKind.ALL_MINI_TICKER: 1000,
 }
 
 _SYMBOL = r"(?P<sym>[a-z0-9]+)"
@@ -77,6 +93,10 @@ _PATTERNS: list[tuple[re.Pattern[str], StreamKind]] = [
     (re.compile(_SYMBOL + r"@markPrice(?:@(?P<speed>1s|3s))?"), StreamKind.MARK_PRICE),
     (re.compile(r"!markPrice@arr(?:@(?P<speed>1s|3s))?"), StreamKind.ALL_MARK_PRICE),
     (re.compile(_SYMBOL + r"@kline_(?P<interval>\w+)"), StreamKind.KLINE),
+    (re.compile(_SYMBOL + r"@ticker"), StreamKind.TICKER),
+    (re.compile(_SYMBOL + r"@miniTicker"), StreamKind.MINI_TICKER),
+    (re.compile(r"!ticker@arr"), StreamKind.ALL_TICKER),
+    (re.compile(r"!miniTicker@arr"), StreamKind.ALL_MINI_TICKER),
     (re.compile(_SYMBOL + r"@depth(?P<levels>5|10|20)(?:@(?P<ms>100|250|500)ms)?"), StreamKind.PARTIAL_DEPTH),
     (re.compile(_SYMBOL + r"@depth(?:@(?P<ms>0|100|250|500)ms)?"), StreamKind.DIFF_DEPTH),
 ]
@@ -117,5 +137,7 @@ def parse_stream(name: str) -> StreamSpec | None:
             return StreamSpec(kind, symbol, levels=int(groups["levels"]), period_ms=int(groups["ms"] or 250))
         if kind is StreamKind.DIFF_DEPTH:
             return StreamSpec(kind, symbol, period_ms=int(groups["ms"] or 250))
+        if kind in _TICKER_PERIODS_MS:
+            return StreamSpec(kind, symbol, period_ms=_TICKER_PERIODS_MS[kind])
         return StreamSpec(kind, symbol)
     return None

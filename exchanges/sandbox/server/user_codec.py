@@ -1,4 +1,5 @@
-"""User-data frames: engine events as ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, ALGO_UPDATE, listenKeyExpired.
+"""User-data frames: engine events as ORDER_TRADE_UPDATE, TRADE_LITE, ACCOUNT_UPDATE, ALGO_UPDATE,
+ACCOUNT_CONFIG_UPDATE and listenKeyExpired.
 
 Field names and JSON types follow Binance's "User Data Streams" pages and its official SDK's models;
 decimals are plain-notation strings (:func:`ws_codec.dec`). Pure functions returning encoded bytes.
@@ -6,19 +7,19 @@ decimals are plain-notation strings (:func:`ws_codec.dec`). Pure functions retur
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import msgspec
 
-from core.types import AlgoOrder, MarginType, OrderType
-from exchanges.sandbox.engine.events import AccountEvent, AlgoEvent, OrderEvent
+from core.types import AlgoOrder, ExecutionType, MarginType, OrderType
+from exchanges.sandbox.engine.events import AccountConfigEvent, AccountEvent, AlgoEvent, OrderEvent
 from exchanges.sandbox.server.ws_codec import dec
 
 __all__ = [
+    "encode_account_config_update",
     "encode_account_update",
     "encode_algo_update",
     "encode_listen_key_expired",
     "encode_order_update",
+    "encode_trade_lite",
 ]
 
 _encoder = msgspec.json.Encoder()
@@ -69,10 +70,12 @@ class OrderTradeUpdate(msgspec.Struct):
     o: OrderBody
 
 
-def encode_order_update(
-    event: OrderEvent, *, bids_notional: Decimal = Decimal(0), asks_notional: Decimal = Decimal(0)
-) -> bytes:
-    """``ORDER_TRADE_UPDATE``: the order after the event, the fill's last qty/price/fee when it traded."""
+def encode_order_update(event: OrderEvent) -> bytes:
+    """``ORDER_TRADE_UPDATE``: the order after the event, the fill's last qty/price/fee when it traded.
+
+    ``b``/``a`` are the notionals of the account's open BUY/SELL orders on the symbol, ``er`` the expiry
+    reason code (see :class:`~exchanges.sandbox.engine.events.OrderEvent`).
+    """
     order, fill = event.order, event.fill
     trade_time = fill.ts if fill is not None else (order.update_time or event.ts)
     body = OrderBody(
@@ -95,8 +98,8 @@ def encode_order_update(
         n=dec(fill.commission) if fill else "0",
         T=trade_time,
         t=fill.trade_id if fill else 0,
-        b=dec(bids_notional),
-        a=dec(asks_notional),
+        b=dec(event.bids_notional),
+        a=dec(event.asks_notional),
         m=fill.is_maker if fill else False,
         R=order.reduce_only,
         wt=order.working_type.value,
@@ -108,8 +111,70 @@ def encode_order_update(
         V=order.self_trade_prevention_mode,
         pm=order.price_match.value,
         gtd=order.good_till_date,
+        er=str(event.expire_reason),
     )
     return _encoder.encode(OrderTradeUpdate("ORDER_TRADE_UPDATE", event.ts, trade_time, body))
+
+
+class TradeLite(msgspec.Struct):
+    e: str
+    E: int
+    T: int
+    s: str
+    q: str
+    p: str
+    m: bool
+    c: str
+    S: str
+    L: str
+    l: str  # noqa: E741 - Binance's field name
+    t: int
+    i: int
+
+
+def encode_trade_lite(event: OrderEvent) -> bytes | None:
+    """``TRADE_LITE``: the short fill report Binance pushes alongside ORDER_TRADE_UPDATE for TRADE executions.
+
+    None for any other event (liquidation fills are CALCULATED executions, which TRADE_LITE does not cover).
+    """
+    order, fill = event.order, event.fill
+    if fill is None or event.execution_type is not ExecutionType.TRADE:
+        return None
+    return _encoder.encode(
+        TradeLite(
+            e="TRADE_LITE",
+            E=event.ts,
+            T=fill.ts,
+            s=order.symbol,
+            q=dec(order.orig_qty),
+            p=dec(order.price),
+            m=fill.is_maker,
+            c=order.client_order_id,
+            S=order.side.value,
+            L=dec(fill.price),
+            l=dec(fill.qty),
+            t=fill.trade_id,
+            i=order.order_id,
+        )
+    )
+
+
+class LeverageConfig(msgspec.Struct):
+    s: str
+    l: int  # noqa: E741 - Binance's field name
+
+
+class AccountConfigUpdate(msgspec.Struct):
+    e: str
+    E: int
+    T: int
+    ac: LeverageConfig
+
+
+def encode_account_config_update(event: AccountConfigEvent) -> bytes:
+    """``ACCOUNT_CONFIG_UPDATE`` with ``ac``: the symbol's new leverage."""
+    body = LeverageConfig(event.symbol, event.leverage)
+    return _encoder.encode(AccountConfigUpdate("ACCOUNT_CONFIG_UPDATE", event.ts, event.ts, body))
 
 
 class BalanceBody(msgspec.Struct):
@@ -144,18 +209,18 @@ class AccountUpdate(msgspec.Struct):
     a: AccountBody
 
 
-def encode_account_update(event: AccountEvent, *, balance_change: Decimal = Decimal(0)) -> bytes:
+def encode_account_update(event: AccountEvent) -> bytes:
     """``ACCOUNT_UPDATE``: balances and positions that changed, with the reason ``m``.
 
-    ``bc`` (balance change except PnL and commission) is the ``balance_change`` given (deposits, transfers).
-    ``cr`` (accumulated realized) is not tracked per position by the engine and is sent as "0".
+    ``bc`` is the wallet change other than realized PnL and commission (a funding payment, an insurance
+    clearance fee; 0 for trades); ``cr`` the position's accumulated realized PnL before fees.
     """
     balances = [
         BalanceBody(
             b.asset,
             dec(b.wallet_balance),
             dec(b.cross_wallet_balance or b.wallet_balance),
-            dec(balance_change),
+            dec(event.balance_change),
         )
         for b in event.balances
     ]
@@ -165,7 +230,7 @@ def encode_account_update(event: AccountEvent, *, balance_change: Decimal = Deci
             dec(p.qty),
             dec(p.entry_price),
             dec(p.break_even_price),
-            "0",
+            dec(p.accumulated_realized),
             dec(p.unrealized_pnl),
             "isolated" if p.margin_type is MarginType.ISOLATED else "cross",
             dec(p.isolated_margin),

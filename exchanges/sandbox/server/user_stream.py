@@ -1,23 +1,26 @@
-"""The user-data stream: engine events to ORDER_TRADE_UPDATE / ACCOUNT_UPDATE / ALGO_UPDATE frames for the
-connections listening on the account's listenKey, with the user-data faults, and listenKeyExpired.
+"""The user-data stream: engine events to ORDER_TRADE_UPDATE (and TRADE_LITE for fills) / ACCOUNT_UPDATE /
+ALGO_UPDATE / ACCOUNT_CONFIG_UPDATE frames for the connections listening on the account's listenKey, with
+the user-data faults, and listenKeyExpired.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exchanges.sandbox.engine.events import AccountEvent, AlgoEvent, OrderEvent, UserEvent
+from exchanges.sandbox.engine.events import AccountConfigEvent, AccountEvent, AlgoEvent, OrderEvent, UserEvent
 from exchanges.sandbox.faults import Faults
 from exchanges.sandbox.server.hub import Hub
 from exchanges.sandbox.server.listen_keys import ListenKeyRegistry
 from exchanges.sandbox.server.user_codec import (
+    encode_account_config_update,
     encode_account_update,
     encode_algo_update,
     encode_listen_key_expired,
     encode_order_update,
+    encode_trade_lite,
 )
 
-__all__ = ["UserEventShaper", "UserPublisher", "encode_user_event"]
+__all__ = ["UserEventShaper", "UserPublisher", "encode_user_event", "encode_user_frames"]
 
 
 class UserEventShaper:
@@ -62,7 +65,21 @@ def encode_user_event(event: UserEvent) -> tuple[str, bytes]:
         return "ACCOUNT_UPDATE", encode_account_update(event)
     if isinstance(event, AlgoEvent):
         return "ALGO_UPDATE", encode_algo_update(event)
+    if isinstance(event, AccountConfigEvent):
+        return "ACCOUNT_CONFIG_UPDATE", encode_account_config_update(event)
     raise TypeError(f"not a user-data event: {type(event).__name__}")
+
+
+def encode_user_frames(event: UserEvent) -> list[tuple[str, bytes]]:
+    """Every frame one engine event produces, in delivery order: a fill's TRADE_LITE comes first (Binance
+    pushes it as the low-latency report), then its ORDER_TRADE_UPDATE."""
+    frames: list[tuple[str, bytes]] = []
+    if isinstance(event, OrderEvent):
+        lite = encode_trade_lite(event)
+        if lite is not None:
+            frames.append(("TRADE_LITE", lite))
+    frames.append(encode_user_event(event))
+    return frames
 
 
 class UserPublisher:
@@ -80,8 +97,8 @@ class UserPublisher:
             key = self.listen_keys.key_of(event.account)
             if key is None:
                 continue
-            event_type, payload = encode_user_event(event)
-            sent += self.hub.publish_user(key, event_type, payload)
+            for event_type, payload in encode_user_frames(event):
+                sent += self.hub.publish_user(key, event_type, payload)
         return sent
 
     def expire(self, now_ms: int) -> list[str]:

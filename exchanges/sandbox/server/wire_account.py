@@ -19,6 +19,7 @@ __all__ = [
     "AccountV3Wire",
     "BalanceWire",
     "IncomeWire",
+    "SymbolConfigWire",
     "account_v2_wire",
     "account_v3_wire",
     "balance_wire",
@@ -263,6 +264,16 @@ def account_v2_wire(
             for p in positions
         ],
     )
+
+
+class SymbolConfigWire(_Wire):
+    """A row of GET /fapi/v1/symbolConfig."""
+
+    symbol: str
+    margin_type: str  # CROSSED / ISOLATED
+    is_auto_add_margin: bool
+    leverage: int
+    max_notional_value: str
 
 
 class IncomeWire(_Wire):

@@ -12,6 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from core.types import BookTicker, Candle, Instrument, LeverageBracket, MarkPrice, Trade
+from exchanges.sandbox.server.ticker_stats import Ticker24h
 from exchanges.sandbox.server.wire import fixed, plain
 
 __all__ = [
@@ -25,12 +26,14 @@ __all__ = [
     "RateLimitWire",
     "SymbolBracketsWire",
     "SymbolWire",
+    "Ticker24hWire",
     "agg_trade_wire",
     "book_ticker_wire",
     "brackets_wire",
     "kline_row",
     "premium_index_wire",
     "symbol_wire",
+    "ticker_24h_wire",
 ]
 
 ORDER_TYPES = (
@@ -272,6 +275,29 @@ class Ticker24hWire(_Wire):
     first_id: int
     last_id: int
     count: int
+
+
+def ticker_24h_wire(t: Ticker24h, inst: Instrument) -> Ticker24hWire:
+    """GET /fapi/v1/ticker/24hr row: prices and ``lastQty`` at the symbol's precision."""
+    pp = inst.price_precision
+    return Ticker24hWire(
+        symbol=t.symbol,
+        price_change=fixed(t.price_change, pp),
+        price_change_percent=fixed(t.price_change_percent, 3),
+        weighted_avg_price=fixed(t.weighted_avg_price, pp),
+        last_price=fixed(t.last_price, pp),
+        last_qty=fixed(t.last_qty, inst.quantity_precision),
+        open_price=fixed(t.open_price, pp),
+        high_price=fixed(t.high_price, pp),
+        low_price=fixed(t.low_price, pp),
+        volume=plain(t.volume),
+        quote_volume=plain(t.quote_volume),
+        open_time=t.open_time,
+        close_time=t.close_time,
+        first_id=t.first_id,
+        last_id=t.last_id,
+        count=t.count,
+    )
 
 
 class PremiumIndexWire(_Wire):

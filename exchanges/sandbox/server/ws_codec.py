@@ -14,6 +14,7 @@ from decimal import Decimal
 import msgspec
 
 from core.types import BookTicker, Candle, MarkPrice, Trade
+from exchanges.sandbox.server.ticker_stats import Ticker24h
 
 __all__ = [
     "combined",
@@ -26,6 +27,10 @@ __all__ = [
     "encode_kline",
     "encode_mark_price",
     "encode_mark_price_array",
+    "encode_mini_ticker",
+    "encode_mini_ticker_array",
+    "encode_ticker",
+    "encode_ticker_array",
 ]
 
 _encoder = msgspec.json.Encoder()
@@ -223,6 +228,96 @@ def encode_depth(
         [(dec(p), dec(q)) for p, q in asks],
     )
     return _encoder.encode(frame)
+
+
+class TickerFrame(msgspec.Struct):
+    e: str
+    E: int
+    s: str
+    p: str
+    P: str
+    w: str
+    c: str
+    Q: str
+    o: str
+    h: str
+    l: str  # noqa: E741 - Binance's field name
+    v: str
+    q: str
+    O: int  # noqa: E741 - Binance's field name
+    C: int
+    F: int
+    L: int
+    n: int
+
+
+class MiniTickerFrame(msgspec.Struct):
+    e: str
+    E: int
+    s: str
+    c: str
+    o: str
+    h: str
+    l: str  # noqa: E741 - Binance's field name
+    v: str
+    q: str
+
+
+def _ticker_frame(t: Ticker24h, event_ms: int) -> TickerFrame:
+    return TickerFrame(
+        "24hrTicker",
+        event_ms,
+        t.symbol,
+        dec(t.price_change),
+        dec(t.price_change_percent),
+        dec(t.weighted_avg_price),
+        dec(t.last_price),
+        dec(t.last_qty),
+        dec(t.open_price),
+        dec(t.high_price),
+        dec(t.low_price),
+        dec(t.volume),
+        dec(t.quote_volume),
+        t.open_time,
+        t.close_time,
+        t.first_id,
+        t.last_id,
+        t.count,
+    )
+
+
+def _mini_frame(t: Ticker24h, event_ms: int) -> MiniTickerFrame:
+    return MiniTickerFrame(
+        "24hrMiniTicker",
+        event_ms,
+        t.symbol,
+        dec(t.last_price),
+        dec(t.open_price),
+        dec(t.high_price),
+        dec(t.low_price),
+        dec(t.volume),
+        dec(t.quote_volume),
+    )
+
+
+def encode_ticker(t: Ticker24h, event_ms: int) -> bytes:
+    """``<symbol>@ticker``: a ``24hrTicker`` event."""
+    return _encoder.encode(_ticker_frame(t, event_ms))
+
+
+def encode_ticker_array(tickers: Sequence[Ticker24h], event_ms: int) -> bytes:
+    """``!ticker@arr``: the ``24hrTicker`` events of the symbols that changed."""
+    return _encoder.encode([_ticker_frame(t, event_ms) for t in tickers])
+
+
+def encode_mini_ticker(t: Ticker24h, event_ms: int) -> bytes:
+    """``<symbol>@miniTicker``: a ``24hrMiniTicker`` event."""
+    return _encoder.encode(_mini_frame(t, event_ms))
+
+
+def encode_mini_ticker_array(tickers: Sequence[Ticker24h], event_ms: int) -> bytes:
+    """``!miniTicker@arr``: the ``24hrMiniTicker`` events of the symbols that changed."""
+    return _encoder.encode([_mini_frame(t, event_ms) for t in tickers])
 
 
 # --- envelopes and control answers ------------------------------------------------------------------------
