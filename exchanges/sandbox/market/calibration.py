@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ def calibrate_profile(
     return BookProfile(
         symbol=symbol,
         spread_ticks=spread,
-        levels=tuple((d, max(step, Decimal(repr(q)).quantize(step))) for d, q in levels),
+        levels=tuple((d, max(step, Decimal(repr(q)).quantize(step, ROUND_HALF_EVEN))) for d, q in levels),
     )
 
 
@@ -171,7 +171,10 @@ def default_profile(symbol: str, price: float | None, step: Decimal = Decimal("0
         return known
     reference = DEFAULT_PROFILES["BTCUSDT"]
     factor = 100_000.0 / price if price else 1.0
-    levels = tuple((d, max(step, (q * Decimal(repr(factor))).quantize(step))) for d, q in reference.levels)
+    levels = tuple(
+        (d, max(step, (q * Decimal(repr(factor))).quantize(step, ROUND_HALF_EVEN)))
+        for d, q in reference.levels
+    )
     return BookProfile(symbol=symbol, spread_ticks=reference.spread_ticks, levels=levels)
 
 
