@@ -33,6 +33,12 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The crash test, longer: SIGKILL a paper session CRASH_ROUNDS times (make test runs 20) and check the
+# invariants after every restart.
+CRASH_ROUNDS ?= 80
+soak: $(STAMP)
+	CASINO_DATA_DIR=$(DATA_DIR) CASINO_CRASH_ROUNDS=$(CRASH_ROUNDS) $(VENV)/bin/pytest -q -s tests/test_crash_session.py
+
 bench: $(STAMP)
 	$(PY) -m bench.sandbox_throughput
 

@@ -2,7 +2,8 @@
 
 Commands:
   sandbox   run the embedded Binance-compatible USDⓈ-M exchange on loopback
-  run       start a paper session on the embedded sandbox
+  run       start a trading session (paper on the embedded sandbox by default)
+  report    re-render a session's report from its journal
   sensors   list the sensor library
   doctor    check a venue
   stream    print a venue's trades and mark prices
@@ -20,7 +21,7 @@ __all__ = ["build_parser", "cli", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line interface; each subcommand registers its own flags."""
     from core import session_cli
-    from core.commands import doctor, stream
+    from core.commands import doctor, report, stream
     from exchanges.sandbox import cli as sandbox_cli
     from sensors import cli as sensors_cli
 
@@ -45,12 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="start a paper session on the embedded sandbox",
-        description="Start a paper session: the embedded sandbox on a free port, replaying the data "
-        "directory (or a synthetic market), with a live status line. Stops on Ctrl-C or --duration.",
+        help="start a trading session (paper on the embedded sandbox by default)",
+        description="Start a trading session: paper on the embedded sandbox (replaying the data directory, "
+        "else a synthetic market) unless --venue demo|testnet|live (keys from the environment; live also "
+        "needs --confirm-live). Recovers the state directory, reconciles with the exchange, trades, prints "
+        "a live status line; SIGUSR2 prints a live report. Stops on Ctrl-C, SIGTERM or --duration and "
+        "writes the session report.",
     )
     session_cli.add_arguments(run)
     run.set_defaults(handler=session_cli.run)
+
+    report_cmd = sub.add_parser(
+        "report",
+        help="re-render a session's report from its journal",
+        description="Re-render the report of a session (id, report folder, journal or state directory) "
+        "from the journal: HTML, Markdown, PNG plots and report.json.",
+    )
+    report.add_arguments(report_cmd)
+    report_cmd.set_defaults(handler=report.run)
 
     sensors = sub.add_parser(
         "sensors",

@@ -32,7 +32,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from core.config_croupier import CroupierSettings
 from core.config_engine import EngineSettings, SensorSettings
+from core.config_session import MetricsSettings, SessionSettings
 from core.config_sources import (
     ConfigError,
     Layers,
@@ -225,6 +227,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     state: StateSettings = msgspec.field(default_factory=StateSettings)
     player: PlayerSettings = msgspec.field(default_factory=PlayerSettings)
     risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
+    croupier: CroupierSettings = msgspec.field(default_factory=CroupierSettings)
+    session: SessionSettings = msgspec.field(default_factory=SessionSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
 
     def __post_init__(self) -> None:
         if len(set(self.symbols)) != len(self.symbols):

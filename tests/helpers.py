@@ -24,6 +24,20 @@ def shared_data_dir() -> Path | None:
     return None
 
 
+def klines_dir() -> Path | None:
+    """The real 1-minute klines (``CASINO_DATA_DIR`` or shared/data/klines) as an absolute path, else None.
+
+    Absolute, because tests hand it to subprocesses that run in other working directories.
+    """
+    env = os.environ.get("CASINO_DATA_DIR")
+    if env and Path(env).is_dir():
+        return Path(env).resolve()
+    base = shared_data_dir()
+    if base is not None and (base / "klines").is_dir():
+        return (base / "klines").resolve()
+    return None
+
+
 def require_shared_data(*parts: str) -> Path:
     """The path under shared/data, or skip the test cleanly when it is absent."""
     base = shared_data_dir()
