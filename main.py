@@ -7,6 +7,7 @@ Commands:
   sensors   list the sensor library
   doctor    check a venue
   stream    print a venue's trades and mark prices
+  data      market data: ``data download`` fetches Binance's public kline archives
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["build_parser", "cli", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line interface; each subcommand registers its own flags."""
     from core import session_cli
-    from core.commands import doctor, report, stream
+    from core.commands import data, doctor, report, stream
     from exchanges.sandbox import cli as sandbox_cli
     from sensors import cli as sensors_cli
 
@@ -90,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_arguments(stream_cmd)
     stream_cmd.set_defaults(handler=stream.run)
+
+    data_cmd = sub.add_parser(
+        "data",
+        help="market data: download Binance's public 1-minute kline archives into the data directory",
+        description="Market data for replay. 'data download SYMBOL... --days N' fetches Binance's public "
+        "USDⓈ-M kline archives, checksum-verified, into the data directory.",
+    )
+    data.add_arguments(data_cmd)
     return parser
 
 

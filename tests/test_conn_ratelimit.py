@@ -379,8 +379,10 @@ async def test_limiter_keeps_a_real_venue_below_its_limit_and_honours_429():
     from core.config import SandboxSettings
     from exchanges.sandbox.runner import Sandbox
 
+    # At 15x a 1-minute window lasts 4 wall seconds: long enough that a request budgeted at the end of one
+    # window cannot, delayed by a loaded machine, land in the next one (at 60x a window is 1 s and it can).
     settings = SandboxSettings(
-        port=0, symbols=("BTCUSDT",), speed=60.0, history_days=0.01, seed=5, rate_limit_weight_1m=100
+        port=0, symbols=("BTCUSDT",), speed=15.0, history_days=0.01, seed=5, rate_limit_weight_1m=100
     )
     async with Sandbox(settings) as sb, aiohttp.ClientSession() as http:
         clock = sb.context.clock  # the venue's clock: our windows line up with its windows
@@ -404,7 +406,7 @@ async def test_limiter_keeps_a_real_venue_below_its_limit_and_honours_429():
                     return
 
         sb.context.faults.update("http_429_burst=1")
-        await asyncio.wait_for(asyncio.gather(*(call(i) for i in range(200))), 30.0)
+        await asyncio.wait_for(asyncio.gather(*(call(i) for i in range(200))), 60.0)
         assert statuses.count(429) == 1  # the injected one; the limiter caused none
         assert statuses.count(200) == 200
         assert max(seen_weights) <= 100

@@ -66,7 +66,12 @@ async def test_session_signals_every_symbol_and_timeframe_through_a_worker_kill(
             pool = Recording(manager)
             signals: list[Signal] = []
             engine_settings = EngineSettings(timeframes=TIMEFRAMES, stale_after_s=600, warmup_bars=230)
-            engine = Engine(engine_settings, SYMBOLS, adapter, pool, clock, on_signals=signals.extend)
+            # A quiet minute closes on the timer close_grace_s wall seconds after its end (60 exchange seconds
+            # per wall second here): generous, so a loaded machine's stream lag cannot make a trade "late".
+            engine = Engine(
+                engine_settings, SYMBOLS, adapter, pool, clock, on_signals=signals.extend,
+                close_grace_s=4.0, ready_timeout_s=20.0,
+            )  # fmt: skip
             await engine.start()
             try:
                 started = clock.now_ms()
