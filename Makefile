@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DATA_DIR ?= $(firstword $(wildcard ../shared/data/klines) data)
+# The shared real klines when they are beside the clone; otherwise the session's own default applies
+# (the data directory when it holds data, else the synthetic market).
+DATA_DIR ?= $(firstword $(wildcard ../shared/data/klines))
+DATA_FLAG = $(if $(DATA_DIR),--data $(DATA_DIR))
 
 .PHONY: run test lint typecheck pytest sandbox bench soak clean venv
 
@@ -16,10 +19,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) main.py run --data $(DATA_DIR)
+	$(PY) main.py run $(DATA_FLAG)
 
 sandbox: $(STAMP)
-	$(PY) main.py sandbox --port 8700 --data $(DATA_DIR)
+	$(PY) main.py sandbox --port 8700 $(DATA_FLAG)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
