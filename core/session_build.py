@@ -168,15 +168,12 @@ async def open_session_venue(settings: Settings, out: TextIO) -> AsyncIterator[V
 
         async with Sandbox(settings.sandbox) as sb:
             key, secret = sb.demo_credentials
-            adapter = _paced(
-                build_adapter(
-                    settings,
-                    sb.context.clock,
-                    rest_url=sb.rest_url,
-                    credentials=(Secret(key), Secret(secret)),
-                    seed=settings.sandbox.seed,
-                ),
-                settings.sandbox.seed,
+            adapter = build_adapter(
+                settings,
+                sb.context.clock,
+                rest_url=sb.rest_url,
+                credentials=(Secret(key), Secret(secret)),
+                seed=settings.sandbox.seed,
             )
             description = f"sandbox (embedded) at {sb.rest_url}, demo account"
             try:
@@ -205,22 +202,11 @@ async def open_session_venue(settings: Settings, out: TextIO) -> AsyncIterator[V
         assert settings.api_key is not None and settings.api_secret is not None  # checked by Settings
         credentials = (settings.api_key, settings.api_secret)
         description = f"Binance {venue.name} at {venue.rest_url} (API key configured)"
-    adapter = _paced(build_adapter(settings, clock, credentials=credentials), 0)
+    adapter = build_adapter(settings, clock, credentials=credentials)
     try:
         yield VenueSession(adapter=adapter, clock=clock, description=description)
     finally:
         await adapter.close()
-
-
-def _paced(adapter: BinanceAdapter, seed: int) -> BinanceAdapter:
-    """The adapter with its listenKey keepalive paced by its clock.
-
-    A listenKey lives 60 minutes of the venue's time and the connector keeps it alive every 30 minutes of
-    WALL time; on a sandbox running 600x faster the key would lapse every 6 s. Half the key's life in the
-    clock's time keeps it alive at any speed (1800 s at real time, the connector's default).
-    """
-    keepalive_s = adapter.clock.wall_seconds(1_800_000)
-    return BinanceAdapter(adapter.client, keepalive_s=keepalive_s, seed=seed)
 
 
 def pick_instruments(listed: Sequence[Instrument], symbols: Sequence[str]) -> dict[str, Instrument]:

@@ -27,7 +27,6 @@ from typing import Any
 from core.clock import Clock
 from core.config_croupier import CroupierSettings
 from core.decisions import Decision, RiskVerdict
-from core.enums import ExecutionType
 from core.events import AccountUpdate, AlgoUpdate, OrderUpdate, UserEvent
 from core.logs import get_logger
 from core.types import Instrument, MarkPrice
@@ -54,6 +53,7 @@ from exchanges.errors import VenueError
 from state.fills import FillProcessor
 from state.journal import Journal
 from state.manager import StateManager
+from state.model import is_forced_close
 
 __all__ = ["Croupier"]
 
@@ -227,8 +227,9 @@ class Croupier:
             if event.fill is not None:
                 await self.reporter.fill(event.fill)
                 self.oco.on_fill(snap().brackets.get(order.symbol), event.fill)
-            elif event.execution_type is ExecutionType.CALCULATED and order.executed_qty > 0:
-                await self.guard.forced_close_fills(order, self.fills)
+                if is_forced_close(event.fill):
+                    why = f"position force-closed by the venue ({order.client_order_id})"
+                    await self.reporter.alert("critical", order.symbol, why)
             self.waiters.on_order(order)
             actions += self.oco.on_position(
                 snap().brackets.get(order.symbol), snap().position(order.symbol).qty

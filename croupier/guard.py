@@ -20,13 +20,12 @@ from core.clock import Clock
 from core.config_croupier import CroupierSettings
 from core.enums import Side
 from core.logs import get_logger
-from core.types import ZERO, AlgoOrder, Order
+from core.types import ZERO, AlgoOrder
 from croupier.executor import WOULD_TRIGGER, OrderExecutor
 from croupier.oco import OcoBook
 from croupier.reporter import Reporter
 from exchanges.binance.client_ids import parse_client_id
 from exchanges.errors import RejectedError, VenueError
-from state.fills import FillProcessor
 from state.manager import StateManager
 from state.model import Bracket, BracketStatus, PositionState
 
@@ -257,7 +256,7 @@ class Guard:
         if bracket is None or self.position(symbol).qty != 0:
             return
         young = self.clock.now_ms() - bracket.updated_ts <= stale_ms
-        if not force and not self.oco.seen_open(symbol) and young:
+        if not force and not self.oco.seen_open(bracket) and young:
             return
         for cid in (bracket.tp_client_id, bracket.sl_client_id):
             if cid and self.oco.is_open(cid):
@@ -266,21 +265,3 @@ class Guard:
         await self.state.close_bracket(symbol, reason)
         self.oco.forget(symbol, (bracket.tp_client_id, bracket.sl_client_id))
         log.info("bracket %s closed: %s", bracket.decision_id, reason, symbol=symbol)
-
-    async def forced_close_fills(self, order: Order, fills: FillProcessor) -> None:
-        """A liquidation/ADL update that came without its trade details: fetch the order's fills by REST
-        so state books the venue's realized PnL and fee (the position must not stay open in our books)."""
-        try:
-            trades = await self.executor.adapter.user_trades(order.symbol, order_id=order.order_id)
-        except VenueError as err:
-            log.error("fills of forced close %s unavailable: %s", order.order_id, err, symbol=order.symbol)
-            return
-        bracket = self.bracket(order.symbol)
-        for trade in trades:
-            fill = msgspec.structs.replace(trade, client_order_id=order.client_order_id)
-            await fills.process(fill)
-            await self.reporter.fill(fill)
-            self.oco.on_fill(bracket, fill)
-        await self.reporter.alert(
-            "critical", order.symbol, f"position force-closed by the venue ({order.client_order_id})"
-        )

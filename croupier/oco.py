@@ -12,9 +12,10 @@ StateManager and is passed in with each event, so the book only remembers what i
 Rules:
 
 - a leg that fires (TRIGGERED or FINISHED) → cancel the other leg (sibling cancel);
-- the position found flat (after state has shown it open) while the bracket is PROTECTED or CLOSING →
-  cancel every leg still open and finish the bracket with the exit reason (the leg that fired,
-  ``liquidation`` for the venue's ``autoclose-`` orders, or ``closed_externally`` for a manual close);
+- the position found flat (after state has shown it open under this bracket) while the bracket is
+  PROTECTED or CLOSING → cancel every leg still open and finish the bracket with the exit reason (the leg
+  that fired, ``liquidation`` for the venue's ``autoclose-`` orders, or ``closed_externally`` for a manual
+  close);
 - the stop ending without firing (REJECTED, EXPIRED, CANCELED by someone else) while the position is open →
   re-protect;
 - stop health: NEW is working; TRIGGERING/TRIGGERED is working for ``triggering_timeout_ms`` after its
@@ -108,7 +109,11 @@ class OcoBook:
         self._algos: dict[str, AlgoOrder] = {}
         self._cancelling: set[str] = set()
         self._exit: dict[str, str] = {}
-        self._opened: set[str] = set()
+        # Per symbol, the decision id of the bracket under which state has shown the position open. Keyed
+        # by bracket, not just symbol: a bracket closed elsewhere (reconciliation closes stale brackets
+        # without telling the book) must not make the symbol's next bracket count as "seen open" before
+        # its own entry fill reaches state.
+        self._opened: dict[str, str] = {}
 
     # -- observations ------------------------------------------------------------------------------------
 
@@ -140,14 +145,14 @@ class OcoBook:
     def exit_reason(self, symbol: str) -> str | None:
         return self._exit.get(symbol)
 
-    def seen_open(self, symbol: str) -> bool:
-        """Whether state has shown the symbol's position open since its bracket began."""
-        return symbol in self._opened
+    def seen_open(self, bracket: Bracket) -> bool:
+        """Whether state has shown the position open under ``bracket`` (not a previous one of its symbol)."""
+        return self._opened.get(bracket.symbol) == bracket.decision_id
 
     def forget(self, symbol: str, client_ids: tuple[str, ...] = ()) -> None:
         """The bracket is finished: drop its exit reason (and the given orders' memory)."""
         self._exit.pop(symbol, None)
-        self._opened.discard(symbol)
+        self._opened.pop(symbol, None)
         for cid in client_ids:
             self._cancelling.discard(cid)
 
@@ -187,15 +192,16 @@ class OcoBook:
     def on_position(self, bracket: Bracket | None, position_qty: Decimal) -> list[Action]:
         """The symbol's position after a change: flat under a live bracket → cancel legs and finish.
 
-        Flat only counts once state has shown the position open: the REST answer of the entry may run ahead
-        of the user stream, so a bracket can be PROTECTED before its entry fill reaches state.
+        Flat only counts once state has shown the position open under *this* bracket: the REST answer of
+        the entry may run ahead of the user stream, so a bracket can be PROTECTED before its entry fill
+        reaches state, and a previous bracket's "seen open" says nothing about this one.
         """
         if bracket is None:
             return []
         if position_qty != 0:
-            self._opened.add(bracket.symbol)
+            self._opened[bracket.symbol] = bracket.decision_id
             return []
-        if bracket.status not in _LIVE_BRACKET or bracket.symbol not in self._opened:
+        if bracket.status not in _LIVE_BRACKET or not self.seen_open(bracket):
             return []
         reason = self._exit.get(bracket.symbol, "closed_externally")
         legs = (bracket.tp_client_id, bracket.sl_client_id)

@@ -51,7 +51,7 @@ def assess(
         if bracket.status in _WAITING:
             if stale:
                 tasks.append(ProtectTask(symbol=symbol, kind="settle", reason="entry never filled"))
-        elif oco.seen_open(symbol) or stale:  # else the entry fill has not reached state yet
+        elif oco.seen_open(bracket) or stale:  # else the entry fill has not reached state yet
             tasks.append(ProtectTask(symbol=symbol, kind="settle", reason="position is flat"))
     for symbol, pos in sorted(snapshot.positions.items()):
         if pos.qty == 0 or symbol in busy:

@@ -125,9 +125,16 @@ async def test_liquidation_cancels_both_legs(sandbox: Sandbox, tmp_path: Path) -
         trades = await env.journal_rows("trades")
         assert [t.exit_reason for t in trades] == ["liquidation"]
         assert env.croupier.oco.exit_reason("ETHUSDT") is None  # the bracket was settled and forgotten
-        await eventually(lambda: not env.croupier._queue.qsize(), timeout=5, message="events handled")
-        pnl, _ = env.venue_pnl_and_fees()
-        assert env.state.get_snapshot().realized_pnl_total == pnl  # the venue's capped figure, to the cent
+        await _assert_money_matches(env)  # realized PnL is the venue's capped figure, to the cent
+        # State equals the venue: flat, and every venue trade (the liquidation's too) booked exactly once,
+        # from the user stream's CALCULATED fill (nothing fetches it by REST any more).
+        snap = env.state.get_snapshot()
+        assert snap.position("ETHUSDT").qty == env.venue_position("ETHUSDT").qty == 0
+        venue_trades = env.core.user_trades(env.account, "ETHUSDT")
+        assert snap.applied_fills == len(venue_trades)
+        assert {t.trade_id for t in venue_trades} <= set(snap.recent_trade_ids["ETHUSDT"])
+        assert any(t.client_order_id.startswith("autoclose-") for t in venue_trades)
+        assert any(a.level == "critical" and "force-closed" in a.message for a in env.alerts), env.alerts
 
 
 async def test_stop_stuck_in_triggering_is_closed_within_the_bound(sandbox: Sandbox, tmp_path: Path) -> None:

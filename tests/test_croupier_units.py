@@ -118,7 +118,7 @@ def test_flat_only_counts_after_state_showed_the_position_open() -> None:
         Finish(symbol=BTC, reason="liquidation"),
     ]
     book.forget(BTC, (TP, SL))
-    assert not book.seen_open(BTC) and book.exit_reason(BTC) is None
+    assert not book.seen_open(b) and book.exit_reason(BTC) is None
 
 
 def test_observe_only_moves_forward() -> None:

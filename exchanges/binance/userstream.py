@@ -6,6 +6,10 @@ key alive every ``keepalive_s`` (``PUT``; Binance: keys live 60 minutes, keep al
 when the venue says it is gone: ``-1125`` on a keepalive, or a ``listenKeyExpired`` frame. After a recreation
 the connection is re-established on the new key.
 
+Keepalives are scheduled in the injected clock's time, the venue's: a key lives 60 minutes of *exchange*
+time, so against a sandbox replaying at N× the wall-clock interval is ``keepalive_s / N``. Each one is due
+``keepalive_s`` after the previous one in clock time (a deadline, not a fixed wall sleep).
+
 Frames become :class:`~core.events.OrderUpdate`, :class:`~core.events.AccountUpdate` and
 :class:`~core.events.AlgoUpdate` through ``on_event``. Whenever events may have been missed — the stream
 (re)opened, the key expired or was recreated, a frame could not be decoded — ``on_reconcile`` receives a
@@ -42,6 +46,7 @@ __all__ = ["LISTEN_KEY_DOES_NOT_EXIST", "ListenKeyApi", "UserStream", "UserStrea
 log = get_logger("binance.userstream")
 
 LISTEN_KEY_DOES_NOT_EXIST = -1125
+_KEEPALIVE_RETRY_MS = 60_000.0  # clock time before a failed keepalive is tried again
 
 
 class ListenKeyApi(Protocol):
@@ -65,7 +70,11 @@ class UserStreamStats(msgspec.Struct):
 
 
 class UserStream:
-    """Account events from the venue's user-data stream (see the module docstring)."""
+    """Account events from the venue's user-data stream (see the module docstring).
+
+    ``keepalive_s`` is in seconds of ``clock``'s time (exchange time; ``None`` or 0: no keepalives);
+    ``watchdog_s`` and ``max_lifetime_s`` are wall seconds (they guard the connection, not the key).
+    """
 
     def __init__(
         self,
@@ -166,10 +175,13 @@ class UserStream:
 
     async def _keepalive_loop(self) -> None:
         assert self._keepalive_s
-        delay = self._keepalive_s
+        interval_ms = self._keepalive_s * 1000
+        # A failed keepalive is tried again soon, well before the key's 60 minutes run out.
+        retry_ms = min(interval_ms, _KEEPALIVE_RETRY_MS)
+        due_ms = self._clock.now_ms() + interval_ms
         while True:
-            await asyncio.sleep(delay)
-            delay = self._keepalive_s
+            await asyncio.sleep(self._clock.wall_seconds(max(0.0, due_ms - self._clock.now_ms())))
+            due_ms = self._clock.now_ms() + interval_ms
             try:
                 await self._api.keepalive_listen_key()
                 self._keepalives += 1
@@ -177,12 +189,11 @@ class UserStream:
                 if exc.code == LISTEN_KEY_DOES_NOT_EXIST:
                     self._recreate("listenKey does not exist (-1125)")
                 else:
-                    # Transient: try again soon, well before the key's 60 minutes run out.
                     log.warning("listenKey keepalive failed: %s", exc)
-                    delay = min(self._keepalive_s, 60.0)
+                    due_ms = self._clock.now_ms() + retry_ms
             except Exception as exc:  # not a venue answer (a bug or a local failure): same, but say so
                 log.warning("listenKey keepalive failed unexpectedly: %r", exc)
-                delay = min(self._keepalive_s, 60.0)
+                due_ms = self._clock.now_ms() + retry_ms
 
     def _recreate(self, reason: str) -> None:
         """Get a new listenKey and reconnect on it (one recreation at a time)."""

@@ -9,6 +9,8 @@ on ``"e"`` decoded in one msgspec pass and converted to :mod:`core.events` types
   and may be empty strings or absent before: they are read leniently.
 - ACCOUNT_UPDATE carries no available balance: :class:`~core.types.Balance.available_balance` is set to the
   cross wallet balance (``cw``), an upper bound; the state layer reads the real one from REST.
+- A fill is built for TRADE and for CALCULATED executions (liquidation and ADL orders, whose ``l``/``L``/
+  ``t``/``n``/``rp`` are set like a trade's) whenever a quantity was filled.
 - Event types we do not use (TRADE_LITE, ACCOUNT_CONFIG_UPDATE, MARGIN_CALL, ...) decode to ``None``.
 """
 
@@ -57,6 +59,10 @@ IGNORED_USER_EVENTS = frozenset(
         "CONDITIONAL_ORDER_TRIGGER_REJECT",
     }
 )
+
+
+# Execution types that report a trade of ours: TRADE, and CALCULATED (a liquidation or ADL fill).
+_FILL_EXECUTIONS = frozenset({ExecutionType.TRADE, ExecutionType.CALCULATED})
 
 
 def _tif(value: str) -> TimeInForce:
@@ -141,7 +147,8 @@ class OrderTradeUpdateMsg(msgspec.Struct, tag_field="e", tag="ORDER_TRADE_UPDATE
             update_time=self.transaction_time,
         )
         fill = None
-        if o.execution_type is ExecutionType.TRADE and o.last_qty > 0:
+        # Liquidation and ADL fills come as CALCULATED executions carrying the same trade fields as TRADE.
+        if o.execution_type in _FILL_EXECUTIONS and o.last_qty > 0:
             fill = Fill(
                 symbol=o.symbol,
                 trade_id=o.trade_id,
