@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import urlencode
 
+import msgspec
 import pytest
 
 from tests.rest_support import SECRET, build_context, hmac_hex, serve
@@ -123,3 +124,26 @@ async def test_ticker_24hr_last_qty_and_trade_ids():
         server.trade(BTC, "60010", qty="0.123")
         r = await server.request("GET", "/fapi/v1/ticker/24hr", {"symbol": BTC})
         assert r.body["lastQty"] == "0.123" and Decimal(r.body["lastPrice"]) == Decimal("60010")
+
+
+def test_premium_index_before_the_first_mark_still_publishes_the_funding_schedule() -> None:
+    """In the first second after start no markPrice event exists yet; Binance still has a nextFundingTime."""
+    from types import SimpleNamespace
+
+    from core.clock import ManualClock
+    from exchanges.sandbox.engine.exchange import ExchangeCore
+    from exchanges.sandbox.engine.filters import default_instruments
+    from exchanges.sandbox.market.marks import FUNDING_INTERVAL_MS
+    from exchanges.sandbox.server.params import Params
+    from exchanges.sandbox.server.rest_public import premium_index
+    from exchanges.sandbox.server.routing import Call
+
+    now = 1_795_000_000_123
+    core = ExchangeCore(default_instruments(), ManualClock(now))
+    ctx = SimpleNamespace(core=core)
+    call = Call(ctx=ctx, params=Params.from_request("symbol=BTCUSDT", ""), account="", now_ms=now)  # type: ignore[arg-type]
+    row = premium_index(call)
+    body = msgspec.json.decode(msgspec.json.encode(row))
+    assert body["symbol"] == "BTCUSDT"
+    assert now < body["nextFundingTime"] <= now + FUNDING_INTERVAL_MS
+    assert body["nextFundingTime"] % FUNDING_INTERVAL_MS == 0

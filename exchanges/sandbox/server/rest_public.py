@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from core.types import ZERO, Candle, Instrument, MarkPrice
 from exchanges.sandbox.errors import ExchangeError
+from exchanges.sandbox.market.marks import next_funding_time
 from exchanges.sandbox.server.routing import Call, Route
 from exchanges.sandbox.server.ticker_stats import TickerStats
 from exchanges.sandbox.server.wire import fixed
@@ -155,13 +156,15 @@ def _mark(call: Call, inst: Instrument) -> MarkPrice:
     mark = call.ctx.core.mark_price(inst.symbol)
     if mark is not None:
         return mark
+    # Before the symbol's first markPrice event (the first second after start): the last price, and the
+    # funding schedule, which Binance always publishes.
     last = call.ctx.core.last_price(inst.symbol) or ZERO
     return MarkPrice(
         symbol=inst.symbol,
         mark_price=last,
         index_price=last,
         funding_rate=ZERO,
-        next_funding_time=0,
+        next_funding_time=next_funding_time(call.now_ms),
         ts=call.now_ms,
         estimated_settle_price=last,
     )
