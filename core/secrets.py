@@ -79,6 +79,8 @@ def enc_hook(obj: Any) -> Any:
 
 
 def _refuse(obj: Any) -> NoReturn:
+    # msgspec's hook protocol: NotImplementedError means "this hook does not handle that type", which msgspec
+    # reports as an unsupported type (naming the type, never the value).
     raise NotImplementedError(f"cannot encode objects of type {type(obj).__name__}")
 
 
@@ -90,4 +92,4 @@ def dec_hook(tp: type, obj: Any) -> Any:
         if not isinstance(obj, str):
             raise ValueError(f"expected a string, got {type(obj).__name__}")
         return Secret(obj)
-    raise NotImplementedError(f"no decoder for type {tp!r}")
+    raise NotImplementedError(f"no decoder for type {tp!r}")  # msgspec's protocol, as in _refuse
