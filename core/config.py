@@ -151,7 +151,13 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     ws_ping_interval: Annotated[Positive, Meta(description="seconds between server pings")] = 180.0
     ws_pong_timeout: Annotated[Positive, Meta(description="seconds without a pong before disconnect")] = 600.0
     history_days: Annotated[
-        float, Meta(ge=0, le=3650, description="days of replayed history before 'now' (warm-up)")
+        float,
+        Meta(
+            ge=0,
+            le=3650,
+            description="days of replayed history before 'now' (warm-up); kline replay gives up to "
+            "one day more to keep the data's time of day",
+        ),
     ] = 7.0
     rate_limit_weight_1m: Annotated[Limit, Meta(description="REQUEST_WEIGHT per minute")] = 2400
     rate_limit_orders_10s: Annotated[Limit, Meta(description="ORDERS per 10 seconds")] = 300

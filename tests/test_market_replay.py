@@ -17,9 +17,23 @@ from exchanges.sandbox.market.marks import FUNDING_INTERVAL_MS
 from exchanges.sandbox.market.replay import FundingSettlement, MarketEvent, MarketReplay, SymbolNotServedError
 from tests.market_support import MINUTE, NOW0, instruments, kline_text, random_bars, write_klines
 
-DATA_T0 = 1_746_372_780_000
+DATA_T0 = 1_746_372_780_000  # 2025-05-04 15:33 UTC
 N_BARS = 180
-HISTORY_DAYS = 1 / 24  # one hour of history before now
+HISTORY_DAYS = 1 / 24  # at least one hour of history before now
+DAY = 1440 * MINUTE
+
+
+def aligned_start(now: int, history_min: int, first_open: int, period: int) -> int:
+    """The latest minute ``history_min`` or more before now's, in the data's phase modulo ``period``."""
+    t = now // MINUTE * MINUTE - history_min * MINUTE
+    while (t - first_open) % period:
+        t -= MINUTE
+    return t
+
+
+# A 3-hour file keeps its phase modulo 2 hours (the longest nested kline period it covers).
+T0 = aligned_start(NOW0, 60, DATA_T0, 120 * MINUTE)
+HISTORY_MIN = (NOW0 // MINUTE * MINUTE - T0) // MINUTE
 BTC_BARS = random_bars(N_BARS, seed=11, start=60_000.0)
 ETH_BARS = random_bars(N_BARS, seed=12, start=2_500.0, tick=0.1)
 
@@ -59,9 +73,10 @@ def test_history_klines_are_the_file_bars_restamped(data_dir: Path) -> None:
     _, market = make(data_dir)
     assert market.mode == "klines" and market.symbols == ("BTCUSDT", "ETHUSDT")
     anchor = NOW0 // MINUTE * MINUTE
+    assert 60 <= HISTORY_MIN < 60 + 120 and (T0 - DATA_T0) % (120 * MINUTE) == 0
     candles = market.history_klines("BTCUSDT", "1m", start_time=None, end_time=None, limit=1500)
-    assert len(candles) == 61  # one hour of history plus the current, open minute
-    assert candles[0].open_time == anchor - 60 * MINUTE
+    assert len(candles) == HISTORY_MIN + 1  # the history plus the current, open minute
+    assert candles[0].open_time == T0
     assert candles[-1].open_time == anchor and not candles[-1].closed
     for candle, bar in zip(candles[:-1], BTC_BARS, strict=False):
         assert candle.closed
@@ -102,7 +117,7 @@ def test_streamed_minutes_reproduce_their_bars(data_dir: Path) -> None:
     for k in (1, 2, 3):  # minutes fully streamed after now
         start = anchor + k * MINUTE
         minute = [t for t in trades_of(events, "BTCUSDT") if start <= t.ts < start + MINUTE]
-        o, h, lo, c, v = BTC_BARS[60 + k]
+        o, h, lo, c, v = BTC_BARS[HISTORY_MIN + k]
         if v == 0:
             assert minute == []
             continue
@@ -162,10 +177,12 @@ def test_same_inputs_same_events_whatever_the_batching(data_dir: Path) -> None:
 
 def test_data_loops_with_continuous_prices_and_ids(data_dir: Path) -> None:
     clock, market = make(data_dir)
-    # 120 minutes of data remain after now; play 150 so the replay wraps around.
+    # N_BARS - HISTORY_MIN minutes of data remain after now; play 150 so the replay wraps around.
+    remaining = N_BARS - HISTORY_MIN
+    assert 0 < remaining < 150
     step(clock, market, 150 * MINUTE, 60_000)
     candles = market.history_klines("BTCUSDT", "1m", start_time=None, end_time=None, limit=1500)
-    boundary = NOW0 // MINUTE * MINUTE + 120 * MINUTE
+    boundary = NOW0 // MINUTE * MINUTE + remaining * MINUTE
     k = next(i for i, c in enumerate(candles) if c.open_time == boundary)
     first_open = Decimal(f"{BTC_BARS[0][0]:.1f}")
     assert candles[k].open == candles[k - 1].close  # continuous across the loop

@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--history-days",
         type=float,
         metavar="DAYS",
-        help="days of replayed history before 'now' served by klines/aggTrades for warm-up (default 7)",
+        help="days of replayed history before 'now' served by klines/aggTrades for warm-up (default 7); "
+        "kline replay gives up to one day more so the data keeps its time of day",
     )
 
 

@@ -8,11 +8,12 @@ Three modes, chosen from ``data_paths``:
 - ``synthetic``: no data paths; a seeded GARCH/Student-t/jump market calibrated on real data
   (:mod:`.synthetic`), serving every instrument.
 
-Re-stamping: the clock's "now" at construction maps to ``data start + history_days`` (minute-aligned
-for bar data), so that much real history lies before now (served by ``history_klines`` and
-``history_agg_trades``) and the rest plays forward at the clock's pace, whatever its speed. When the
-data runs out it loops back to the start with prices scaled by ``last / first`` so the series stays
-continuous (re-rounded to the tick grid); ids keep increasing.
+Re-stamping: the clock's "now" at construction maps to ``data start + history_days`` (for klines
+moved up to one day later so each minute keeps its real time of day, see
+:func:`.sources.kline_replay_start`), so at least that much real history lies before now (served
+by ``history_klines`` and ``history_agg_trades``) and the rest plays forward at the clock's pace,
+whatever its speed. When the data runs out it loops back to the start with prices scaled by
+``last / first`` so the series stays continuous (re-rounded to the tick grid); ids keep increasing.
 
 Besides trades and book tickers, each symbol gets a ``MarkPrice`` every second of exchange time and a
 ``FundingSettlement`` at 00:00, 08:00 and 16:00 UTC (:mod:`.marks`).
@@ -134,7 +135,8 @@ class MarketReplay:
                 length = f"{days:.1f} days" if days >= 1 else f"{(hi - lo) / 60_000:.0f} minutes"
                 text += f", data {utc(lo)} → {utc(hi)} UTC ({length})"
             text += ", looping with continuous price scaling"
-        text += f"; {self._history_days:g} days of history before now"
+        at_least = "at least " if self.mode == "klines" else ""
+        text += f"; {at_least}{self._history_days:g} days of history before now"
         missing = [s for s in self._instruments if s not in self._feeds]
         if missing:
             text += f"; not served (no data): {', '.join(missing)}"

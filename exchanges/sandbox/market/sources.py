@@ -1,8 +1,9 @@
 """Building the per-symbol feeds of each market mode: kline replay, tick replay, synthetic.
 
-Re-stamping: the clock's "now" at construction (``anchor_ms``) maps to ``data start + history``
-(minute-aligned for bars), so ``history`` of real data lies before now for warm-up and the rest plays
-forward in the clock's time. Data that runs out loops (see :mod:`.bars` and :mod:`.tickfeed`).
+Re-stamping: the clock's "now" at construction (``anchor_ms``) maps to ``data start + history``, so
+``history`` of real data lies before now for warm-up and the rest plays forward in the clock's time.
+Kline replay moves its start back by less than a day so each minute keeps its real time of day (see
+:func:`kline_replay_start`). Data that runs out loops (see :mod:`.bars` and :mod:`.tickfeed`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "build_synthetic_feeds",
     "build_tick_feeds",
     "describe_files",
+    "kline_replay_start",
     "utc",
 ]
 
@@ -102,12 +104,34 @@ def _merge_span(span: tuple[int, int] | None, lo: int, hi: int) -> tuple[int, in
     return (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
 
 
+# Kline periods nested in one another, longest first: keeping the data's phase modulo one of them keeps it
+# modulo every Binance interval that divides it (12h covers 6h, 4h, 2h, 1h, ...; only 1d also covers 8h).
+_ALIGN_PERIODS_MIN = (1440, 720, 240, 120, 60, 30, 15, 5, 1)
+
+
+def kline_replay_start(anchor_ms: int, first_open_ms: int, history_min: int, length_min: int) -> int:
+    """Replay time of the file's first minute: at least ``history_min`` before the minute of ``anchor_ms``.
+
+    The start is moved back (by less than the alignment period) until it has the data's own phase, so
+    every minute is replayed at its real time of day and higher-timeframe candles group the same real
+    minutes as Binance's, whenever the replay starts. The period is one day, or for a file shorter than a
+    day the longest nested kline period it covers (so "now" stays within the first two passes of it).
+    """
+    anchor = anchor_ms // MINUTE_MS * MINUTE_MS
+    k0 = min(history_min, length_min - 1)
+    period = next(p for p in _ALIGN_PERIODS_MIN if p <= max(length_min, 1)) * MINUTE_MS
+    start = anchor - k0 * MINUTE_MS
+    return start - (start - first_open_ms) % period
+
+
 def build_kline_feeds(
     instruments: Mapping[str, Instrument], files: DataFiles, *, anchor_ms: int, history_min: int, seed: int
 ) -> Built:
-    """Feeds replaying 1-minute klines, with trades synthesized inside each minute."""
+    """Feeds replaying 1-minute klines, with trades synthesized inside each minute.
+
+    Each symbol keeps its own file's time of day (see :func:`kline_replay_start`).
+    """
     built = Built()
-    anchor = anchor_ms // MINUTE_MS * MINUTE_MS
     for symbol, instrument in instruments.items():
         paths = files.klines.get(symbol)
         if not paths:
@@ -124,13 +148,14 @@ def build_kline_feeds(
         positive = chunk.volume[chunk.volume > 0]
         typical = float(np.median(positive)) if positive.size else 1.0
         bars = MinuteBars(chunk, typical, LoopExtender(chunk))
-        k0 = min(history_min, len(k) - 1)
-        profile = _profile(symbol, files, instrument, float(k.close[k0]))
+        t0 = kline_replay_start(anchor_ms, int(k.open_time[0]), history_min, len(k))
+        now_minute = (anchor_ms - t0) // MINUTE_MS
+        profile = _profile(symbol, files, instrument, float(k.close[min(now_minute, len(k) - 1)]))
         built.feeds[symbol] = BarFeed(
             symbol,
             grid,
             bars,
-            anchor - k0 * MINUTE_MS,
+            t0,
             seed=seed,
             spread_ticks=profile.spread_ticks,
             touch_steps=_touch_steps(profile, grid),
@@ -138,8 +163,10 @@ def build_kline_feeds(
         )
         built.profiles[symbol] = profile
         built.span = _merge_span(built.span, int(k.open_time[0]), int(k.open_time[-1]) + MINUTE_MS)
-        if k0 < history_min:
-            built.notes.append(f"{symbol}: only {k0 / 1440:.1f} days of history (the whole file)")
+        if len(k) <= history_min:
+            built.notes.append(
+                f"{symbol}: only {len(k) / 1440:.1f} days of data: all of it lies before now, then it loops"
+            )
         if k.filled_gaps:
             built.notes.append(f"{symbol}: {k.filled_gaps} missing minutes filled flat")
     return built
