@@ -242,6 +242,7 @@ class Guard:
         except VenueError as err:
             log.error("cancel failed: %s", err, symbol=symbol, client_algo_id=client_algo_id)
             return
+        self.oco.confirm_cancel(client_algo_id)
         log.info("cancelled" if gone else "already gone", symbol=symbol, client_algo_id=client_algo_id)
 
     async def settle(

@@ -108,6 +108,7 @@ class OcoBook:
         self.triggering_timeout_ms = triggering_timeout_ms
         self._algos: dict[str, AlgoOrder] = {}
         self._cancelling: set[str] = set()
+        self._cancel_confirmed: set[str] = set()  # the venue answered our cancel: nothing left to cancel
         self._exit: dict[str, str] = {}
         # Per symbol, the decision id of the bracket under which state has shown the position open. Keyed
         # by bracket, not just symbol: a bracket closed elsewhere (reconciliation closes stale brackets
@@ -138,6 +139,11 @@ class OcoBook:
         """We are cancelling this order: its CANCELED is no accident."""
         self._cancelling.add(client_algo_id)
 
+    def confirm_cancel(self, client_algo_id: str) -> None:
+        """The venue answered our cancel (cancelled, or already gone): don't cancel it again before its
+        ALGO_UPDATE arrives."""
+        self._cancel_confirmed.add(client_algo_id)
+
     def set_exit(self, symbol: str, reason: str) -> None:
         """Why the symbol's position is going flat (first reason wins)."""
         self._exit.setdefault(symbol, reason)
@@ -155,6 +161,7 @@ class OcoBook:
         self._opened.pop(symbol, None)
         for cid in client_ids:
             self._cancelling.discard(cid)
+            self._cancel_confirmed.discard(cid)
 
     # -- events --------------------------------------------------------------------------------------------
 
@@ -225,6 +232,8 @@ class OcoBook:
         """Whether the order may still be cancelled at the venue (unknown ids count: cancel them).
 
         A TRIGGERED leg has already placed its order: there is nothing left to cancel."""
+        if client_algo_id in self._cancel_confirmed:
+            return False
         algo = self._algos.get(client_algo_id)
         return algo is None or algo.status.is_open
 

@@ -94,6 +94,19 @@ def test_a_fired_leg_cancels_its_sibling_once() -> None:
     ]
 
 
+def test_a_leg_whose_cancel_the_venue_confirmed_is_not_cancelled_again() -> None:
+    # The cancel was answered, but its ALGO_UPDATE CANCELED has not arrived when the bracket settles:
+    # settling must not send a second DELETE for it (the venue would answer -2011).
+    book = OcoBook(5000)
+    book.observe(algo(TP, AlgoStatus.NEW))
+    assert book.is_open(TP)
+    book.expect_cancel(TP)
+    book.confirm_cancel(TP)
+    assert not book.is_open(TP)
+    book.forget(BTC, (TP, SL))  # the bracket is done: its memory goes
+    assert book.is_open(TP)  # its last known status (NEW) again
+
+
 def test_a_stop_ending_unfired_asks_for_a_new_one_unless_we_cancelled_it() -> None:
     book, b = OcoBook(5000), bracket()
     assert book.on_algo(b, algo(SL, AlgoStatus.EXPIRED), D("0.01")) == [
