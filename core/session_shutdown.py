@@ -84,7 +84,9 @@ class Shutdown:
         c.croupier_stopped = True
         if s.session.on_exit == "leave":
             self._say_open_positions()
-        # 3. final balance and weights
+        # 3. final balance and weights (funding paid since the last reconciliation round booked first, so the
+        # report's funding equals the account's)
+        await bounded("book the last funding payments", c.reconciler.sync_funding, 10.0)
         final = await c.housekeeper.try_sample()
         await bounded("save the player's weights", c.housekeeper.save_weights, 5.0)
         # 4. report

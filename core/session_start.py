@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from core.config_trading import timeframe_ms
 from core.engine import Engine
+from core.events import AccountUpdate, ReconcileRequest, UserEvent
 from core.logs import get_logger
 from core.metrics import SessionMetrics
 from core.risk import RiskEngine
@@ -61,6 +63,23 @@ class Components:
     metrics: SessionMetrics | None = None
     journal_ended: bool = False
     croupier_stopped: bool = False
+
+
+def _funding_prompts(
+    on_event: Callable[[UserEvent], None], reconciler: Reconciler
+) -> Callable[[UserEvent], None]:
+    """Route user events to ``on_event``; a funding ACCOUNT_UPDATE also asks for a reconciliation round.
+
+    Binance's cross-margin funding update names no symbol, so the reconciler books the payment from the
+    income history; asking at once keeps the state's and the journal's funding current.
+    """
+
+    def route(event: UserEvent) -> None:
+        on_event(event)
+        if isinstance(event, AccountUpdate) and event.reason == "FUNDING_FEE":
+            reconciler.request(ReconcileRequest(ts=event.ts, reason="funding"))
+
+    return route
 
 
 async def start_components(session: Session, stack: contextlib.AsyncExitStack) -> Components:
@@ -177,7 +196,7 @@ async def start_components(session: Session, stack: contextlib.AsyncExitStack) -
     await _set_leverage(adapter, instruments, s.risk.leverage)
     await housekeeper.sample_account()
     await croupier.start()
-    user = adapter.user_stream(desk.on_user_event, reconciler.request)
+    user = adapter.user_stream(_funding_prompts(desk.on_user_event, reconciler), reconciler.request)
     await user.start()
     report = await reconciler.reconcile("start")
     session.say(_reconcile_line(report))

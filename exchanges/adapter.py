@@ -31,6 +31,8 @@ from core.types import (
     BookTicker,
     Candle,
     Fill,
+    Income,
+    IncomeType,
     Instrument,
     MarkPrice,
     Order,
@@ -180,6 +182,22 @@ class ExchangeAdapter(Protocol):
         from_id: int | None = None,
         limit: int = 500,
     ) -> list[Fill]: ...
+
+    async def income(
+        self,
+        *,
+        symbol: str | None = None,
+        income_type: IncomeType | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 100,
+    ) -> list[Income]:
+        """The account's income history (funding fees, realized PnL, commissions...), oldest first.
+
+        With ``start_time`` (inclusive) every row from there on up to ``end_time`` is returned, fetched in
+        pages of ``limit`` rows; without it, only the venue's recent rows (at most ``limit``).
+        """
+        ...
 
     async def set_leverage(self, symbol: str, leverage: int) -> int:
         """Set the symbol's leverage; returns the leverage the venue applied."""

@@ -13,7 +13,9 @@ One round (:meth:`Reconciler.reconcile`), under a lock so rounds never overlap:
    (an adoption is only made when the disagreement holds on a second read), then act: adopt positions
    (``StateManager.set_position(..., source="reconcile")``), cancel orphan algo and regular orders, close
    stale brackets, and ask the croupier to protect every unprotected position;
-5. log every difference and journal it as an alert; answer a :class:`ReconcileReport`.
+5. book the funding payments the state has not seen (the venue's FUNDING_FEE income rows, see
+   :mod:`state.reconcile_funding`) in the state and the journal;
+6. log every difference and journal it as an alert; answer a :class:`ReconcileReport`.
 
 Venue failures end the round with the error in the report (nothing half-decided is acted on); a WAL
 failure propagates (the session must stop). Rounds asked for by :meth:`request` are coalesced onto one
@@ -41,6 +43,7 @@ from state.fills import FillProcessor
 from state.journal import Journal
 from state.manager import StateManager
 from state.model import StateSnapshot
+from state.reconcile_funding import FundingSync
 from state.reconcile_plan import Difference, DiffKind, ExchangeView, ReconcilePlan, plan_reconcile
 from state.reconcile_report import ReconcileReport, Round
 from state.wal import WalError
@@ -113,6 +116,9 @@ class Reconciler:
         self.rounds = 0
         self.requests = 0
         self._journaled: set[tuple[str, str, str]] = set()  # differences of the previous round, journaled
+        self._funding = FundingSync(
+            adapter, state, journal, lookback_ms=lookback_ms, history_start_ms=history_start_ms
+        )
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -137,6 +143,12 @@ class Reconciler:
             except Exception:
                 log.exception("reconciliation report listener failed")
         return report
+
+    async def sync_funding(self) -> int:
+        """Book the venue's funding payments now (the last step of a shutdown, before the report); returns
+        how many were applied. Raises only for a WAL failure."""
+        async with self._lock:
+            return (await self._funding.sync()).applied
 
     def request(self, req: ReconcileRequest) -> None:
         """Ask for a round soon (user-stream gap, follow-up); requests made meanwhile are coalesced."""
@@ -222,6 +234,9 @@ class Reconciler:
             plan = await self._confirm_adoptions(plan, snap, after)
         rnd.diffs.extend(plan.differences)
         await self._act(rnd, plan)
+        funding = await self._funding.sync()
+        rnd.funding_seen, rnd.funding_applied = funding.seen, funding.applied
+        rnd.errors.extend(funding.errors)
 
     def _trade_symbols(self, snap: StateSnapshot, exchange_positions: Iterable[str]) -> list[str]:
         wanted = dict.fromkeys(self._symbols)
@@ -349,12 +364,15 @@ class Reconciler:
             log.error("reconcile (%s): %s", report.reason, error)
         if report.differences or report.errors:
             log.info(
-                "reconciliation (%s): %d difference(s), %d/%d fills applied, adopted %s, protected %s, "
-                "cancelled %d order(s) and %d algo order(s), closed %s, %d error(s) in %.3f s",
+                "reconciliation (%s): %d difference(s), %d/%d fills and %d/%d funding payments applied, "
+                "adopted %s, protected %s, cancelled %d order(s) and %d algo order(s), closed %s, "
+                "%d error(s) in %.3f s",
                 report.reason,
                 len(report.differences),
                 report.fills_applied,
                 report.fills_seen,
+                report.funding_applied,
+                report.funding_seen,
                 list(report.adopted),
                 list(report.protected),
                 len(report.cancelled_orders),

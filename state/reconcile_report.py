@@ -24,6 +24,8 @@ class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
     differences: tuple[Difference, ...] = ()
     fills_seen: int = 0
     fills_applied: int = 0
+    funding_seen: int = 0
+    funding_applied: int = 0
     adopted: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
     cancelled_orders: tuple[str, ...] = ()
@@ -54,6 +56,7 @@ class Round:
         self.reason, self.started_ts, self.t0 = reason, started_ts, time.monotonic()
         self.diffs: list[Difference] = []
         self.fills_seen = self.fills_applied = 0
+        self.funding_seen = self.funding_applied = 0
         self.adopted: list[str] = []
         self.protected: list[str] = []
         self.cancelled_orders: list[str] = []
@@ -70,6 +73,8 @@ class Round:
             differences=tuple(self.diffs),
             fills_seen=self.fills_seen,
             fills_applied=self.fills_applied,
+            funding_seen=self.funding_seen,
+            funding_applied=self.funding_applied,
             adopted=tuple(self.adopted),
             protected=tuple(self.protected),
             cancelled_orders=tuple(self.cancelled_orders),

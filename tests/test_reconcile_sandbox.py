@@ -20,6 +20,7 @@ from core.precision import round_price
 from core.secrets import Secret
 from core.types import (
     AlgoOrderRequest,
+    IncomeType,
     Instrument,
     OrderRequest,
     OrderType,
@@ -304,3 +305,49 @@ async def test_venue_failure_is_reported_not_acted_on(env: Env) -> None:
     report = await rec.reconcile("start")
     assert not report.ok and "invalid API key" in report.errors[0] and not report.adopted
     assert env.state.get_snapshot().position(BTC).qty == D("0.05")
+
+
+async def test_funding_booked_once_in_state_and_journal(env: Env) -> None:
+    core = env.sb.context.core
+    account = env.sb.demo_credentials[0]
+    b = bracket("rec-5", BTC, BracketStatus.PENDING_ENTRY, env.now())
+    await env.state.put_bracket(b)
+    await env.market(BTC, Side.BUY, "0.002", b.entry_client_id)
+    await env.market(ETH, Side.SELL, "0.02", client_order_id("rec-5e", Leg.ENTRY))
+    first = await env.reconciler.reconcile("start")
+    assert first.ok and first.funding_applied == 0, first.errors
+    # Longs pay a positive rate, shorts receive it; then the other way round. Three distinct times.
+    for symbol, rate in ((BTC, "0.0001"), (ETH, "0.0001"), (BTC, "-0.0003")):
+        settled = env.now()
+        core.settle_funding(symbol, D(rate), settled)
+        await eventually(lambda: env.now() > settled, timeout=5, message="the exchange clock moves on")  # noqa: B023
+
+    report = await env.reconciler.reconcile("funding")
+    rows = core.income(account, income_type=IncomeType.FUNDING_FEE, start_time=0, limit=1000)
+    assert len(rows) == 3 and len({(r.symbol, r.ts) for r in rows}) == 3
+    assert report.ok and report.funding_applied == 3 and report.funding_seen == 3, report
+    # The adapter pages by time through more rows than its page size, each row once.
+    paged = await env.adapter.income(income_type=IncomeType.FUNDING_FEE, start_time=0, limit=2)
+    assert [(r.symbol, r.ts, r.income) for r in paged] == [(r.symbol, r.ts, r.income) for r in rows]
+    expected = sum((r.income for r in rows), D(0))
+    assert expected != 0
+    snap = env.state.get_snapshot()
+    assert snap.funding_total == expected
+    for symbol in (BTC, ETH):
+        mine = [r for r in rows if r.symbol == symbol]
+        assert snap.position(symbol).funding == sum((r.income for r in mine), D(0))
+        assert snap.last_funding_ts[symbol] == max(r.ts for r in mine)
+
+    # A second round reads the same rows and books nothing again.
+    again = await env.reconciler.reconcile("periodic")
+    assert again.ok and again.funding_applied == 0 and again.funding_seen >= 1
+    assert env.state.get_snapshot().funding_total == expected
+    await env.journal.flush()
+    reader = await asyncio.to_thread(env.journal.reader)
+    try:
+        journaled = await asyncio.to_thread(reader.funding, "s1")
+    finally:
+        reader.close()
+    assert sorted((p.symbol, p.ts, p.amount) for p in journaled) == sorted(
+        (r.symbol, r.ts, r.income) for r in rows
+    )

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,27 @@ async def test_a_paper_session_trades_reports_and_ends_cleanly(tmp_path: Path) -
         say(text)
 
     session.say = say_and_look  # type: ignore[method-assign]
+
+    # A funding time while positions are open: the exchange books FUNDING_FEE (its ACCOUNT_UPDATE names no
+    # symbol); the session must bring it into the state and the journal, or the cross-check flags it.
+    state = session.parts.state
+    assert state is not None
+    exchange_clock = components.sandbox.context.clock
+
+    def funded() -> bool:
+        held = [p for p in core.positions(account, None) if p.qty != 0]
+        if held:
+            for p in held:
+                core.settle_funding(p.symbol, Decimal("0.0005"), exchange_clock.now_ms())
+        return bool(held) or run.done()
+
+    await eventually(funded, timeout=30, interval=0.2, message="an open position to fund")
+    if not run.done():
+        await eventually(
+            lambda: state.get_snapshot().funding_total != 0 or run.done(),
+            timeout=10,
+            message="funding booked in the state",
+        )
     code = await asyncio.wait_for(run, 90)
     text = out.getvalue()
     assert code == EXIT_OK, text
@@ -113,6 +135,10 @@ async def test_a_paper_session_trades_reports_and_ends_cleanly(tmp_path: Path) -
         assert (folder / name).is_file(), name
     report = json.loads((folder / "report.json").read_text())
     assert report["trades"], "the report lists the session's trades"
+    check = report["cross_check"]
+    assert check["ok"] is True, check
+    funding_line = next(line for line in check["lines"] if line["name"].startswith("funding"))
+    assert funding_line["ok"] is True and Decimal(funding_line["journal"]) != 0, funding_line
     with JournalReader.open(tmp_path / "state" / "journal.sqlite3") as reader:
         session_row = reader.session("paper-test")
         decisions = reader.decisions("paper-test")

@@ -34,6 +34,8 @@ from core.types import (
     BookTicker,
     Candle,
     Fill,
+    Income,
+    IncomeType,
     Instrument,
     MarkPrice,
     Order,
@@ -227,6 +229,41 @@ class BinanceAdapter:
         return await self.api.user_trades(
             symbol, order_id=order_id, start_time=start_time, end_time=end_time, from_id=from_id, limit=limit
         )
+
+    async def income(
+        self,
+        *,
+        symbol: str | None = None,
+        income_type: IncomeType | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 100,
+    ) -> list[Income]:
+        kind = None if income_type is None else str(income_type)
+        if start_time is None:
+            return await self.api.income(symbol=symbol, income_type=kind, end_time=end_time, limit=limit)
+        rows: list[Income] = []
+        seen: set[tuple[str, int]] = set()  # tranId is unique per income type
+        cursor = start_time
+        while True:
+            page = await self.api.income(
+                symbol=symbol, income_type=kind, start_time=cursor, end_time=end_time, limit=limit
+            )
+            fresh = [r for r in page if (r.income_type, r.tran_id) not in seen]
+            seen.update((r.income_type, r.tran_id) for r in fresh)
+            rows += fresh
+            if len(page) < limit:
+                return rows
+            # startTime is inclusive: the next page starts at the last time seen, its repeats dropped above.
+            last = max(r.ts for r in page)
+            if not fresh or last <= cursor:
+                log.warning(
+                    "income history: more than %d rows at %d; later rows at that time are not reachable",
+                    limit,
+                    cursor,
+                )
+                return rows
+            cursor = last
 
     async def set_leverage(self, symbol: str, leverage: int) -> int:
         return await self.api.set_leverage(symbol, leverage)
