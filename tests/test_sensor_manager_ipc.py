@@ -39,7 +39,7 @@ async def test_channel_round_trip_of_large_frames_keeps_the_loop_running() -> No
         try:
             while True:
                 child.send_bytes(child.recv_bytes())
-        except EOFError:
+        except (EOFError, OSError):
             child.close()
 
     thread = threading.Thread(target=echo, daemon=True)
@@ -54,17 +54,27 @@ async def test_channel_round_trip_of_large_frames_keeps_the_loop_running() -> No
             ticks += 1
             await asyncio.sleep(0)
 
-    task = asyncio.create_task(ticker())
+    async def send_all() -> None:
+        for payload in payloads:
+            channel.write(payload)  # queued: 8 MiB is far above the socket buffer
+        await channel.drain()
+
+    async def read_all() -> list[bytes]:
+        return [await channel.recv() for _ in payloads]
+
     payloads = [b"a" * 10, bytes(8 * 1024 * 1024), b"z" * 70_000]
-    for payload in payloads:
-        channel.write(payload)  # queued: 8 MiB is far above the socket buffer
-    await channel.drain()
-    received = [await asyncio.wait_for(channel.recv(), 10) for _ in payloads]
-    stop.set()
-    await task
-    assert received == payloads
-    assert ticks > 10  # the loop kept turning while megabytes went through
-    await channel.close()
+    task = asyncio.create_task(ticker())
+    try:
+        # Read while writing, as the SensorManager does: the echo blocks sending the 8 MiB frame back until
+        # the parent reads it, so a parent that drained everything before reading would wait forever.
+        async with asyncio.timeout(30):
+            _, received = await asyncio.gather(send_all(), read_all())
+        assert received == payloads
+        assert ticks > 10  # the loop kept turning while megabytes went through
+    finally:
+        stop.set()
+        await task
+        await channel.close()
     thread.join(5)
     assert not thread.is_alive()  # the other end saw EOF
 
