@@ -15,8 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Protocol
 
 __all__ = ["build_parser", "cli", "main"]
+
+
+class Command(Protocol):
+    """A command module: it registers its flags on its own subparser and runs the parsed command."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,69 +45,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sandbox = sub.add_parser(
-        "sandbox",
-        help="run the Binance-compatible USDⓈ-M sandbox exchange on 127.0.0.1",
-        description="Serve a Binance-compatible USDⓈ-M futures exchange (REST under /fapi, WebSocket routes "
-        "/public, /market, /private) that replays real market data, until SIGINT/SIGTERM.",
+    # (name, module with add_arguments/run, one-line help, --help description)
+    commands: tuple[tuple[str, Command, str, str], ...] = (
+        (
+            "sandbox",
+            sandbox_cli,
+            "run the Binance-compatible USDⓈ-M sandbox exchange on 127.0.0.1",
+            "Serve a Binance-compatible USDⓈ-M futures exchange (REST under /fapi, WebSocket routes "
+            "/public, /market, /private) that replays real market data, until SIGINT/SIGTERM.",
+        ),
+        (
+            "run",
+            session_cli,
+            "start a trading session (paper on the embedded sandbox by default)",
+            "Start a trading session: paper on the embedded sandbox (replaying the data directory, "
+            "else a synthetic market) unless --venue demo|testnet|live (keys from the environment; live "
+            "also needs --confirm-live). Recovers the state directory, reconciles with the exchange, trades, "
+            "prints a live status line; SIGUSR2 prints a live report. Stops on Ctrl-C, SIGTERM or --duration "
+            "and writes the session report.",
+        ),
+        (
+            "report",
+            report,
+            "re-render a session's report from its journal",
+            "Re-render the report of a session (id, report folder, journal or state directory) "
+            "from the journal: HTML, Markdown, PNG plots and report.json.",
+        ),
+        (
+            "sensors",
+            sensors_cli,
+            "list the sensor library: family, timeframes and parameters",
+            "List the sensors the settings enable, with their family, timeframes and parameters "
+            "(--library: every sensor with its defaults; --json: a JSON list of objects).",
+        ),
+        (
+            "doctor",
+            doctor,
+            "check a venue: REST, clock, key and permissions, weight, every WebSocket route",
+            "Check a configured venue and print one line per check; exit non-zero if any fails.",
+        ),
+        (
+            "stream",
+            stream,
+            "print a venue's trades and mark prices as they arrive",
+            "Stream normalised trades and mark prices (JSON lines with --json), then a summary: "
+            "messages, reconnects, backfilled trades, gaps left.",
+        ),
+        (
+            "data",
+            data,
+            "market data: download Binance's public 1-minute kline archives into the data directory",
+            "Market data for replay. 'data download SYMBOL... --days N' fetches Binance's public "
+            "USDⓈ-M kline archives, checksum-verified, into the data directory.",
+        ),
     )
-    sandbox_cli.add_arguments(sandbox)
-    sandbox.set_defaults(handler=sandbox_cli.run)
-
-    run = sub.add_parser(
-        "run",
-        help="start a trading session (paper on the embedded sandbox by default)",
-        description="Start a trading session: paper on the embedded sandbox (replaying the data directory, "
-        "else a synthetic market) unless --venue demo|testnet|live (keys from the environment; live also "
-        "needs --confirm-live). Recovers the state directory, reconciles with the exchange, trades, prints "
-        "a live status line; SIGUSR2 prints a live report. Stops on Ctrl-C, SIGTERM or --duration and "
-        "writes the session report.",
-    )
-    session_cli.add_arguments(run)
-    run.set_defaults(handler=session_cli.run)
-
-    report_cmd = sub.add_parser(
-        "report",
-        help="re-render a session's report from its journal",
-        description="Re-render the report of a session (id, report folder, journal or state directory) "
-        "from the journal: HTML, Markdown, PNG plots and report.json.",
-    )
-    report.add_arguments(report_cmd)
-    report_cmd.set_defaults(handler=report.run)
-
-    sensors = sub.add_parser(
-        "sensors",
-        help="list the sensor library: family, timeframes and parameters",
-        description="List the sensors the settings enable, with their family, timeframes and parameters "
-        "(--library: every sensor with its defaults; --json: a JSON list of objects).",
-    )
-    sensors_cli.add_arguments(sensors)
-    sensors.set_defaults(handler=sensors_cli.run)
-
-    doctor_cmd = sub.add_parser(
-        "doctor",
-        help="check a venue: REST, clock, key and permissions, weight, every WebSocket route",
-        description="Check a configured venue and print one line per check; exit non-zero if any fails.",
-    )
-    doctor.add_arguments(doctor_cmd)
-    doctor_cmd.set_defaults(handler=doctor.run)
-
-    stream_cmd = sub.add_parser(
-        "stream",
-        help="print a venue's trades and mark prices as they arrive",
-        description="Stream normalised trades and mark prices (JSON lines with --json), then a summary: "
-        "messages, reconnects, backfilled trades, gaps left.",
-    )
-    stream.add_arguments(stream_cmd)
-    stream_cmd.set_defaults(handler=stream.run)
-
-    data_cmd = sub.add_parser(
-        "data",
-        help="market data: download Binance's public 1-minute kline archives into the data directory",
-        description="Market data for replay. 'data download SYMBOL... --days N' fetches Binance's public "
-        "USDⓈ-M kline archives, checksum-verified, into the data directory.",
-    )
-    data.add_arguments(data_cmd)
+    for name, module, help_text, description in commands:
+        command = sub.add_parser(name, help=help_text, description=description)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
     return parser
 
 
