@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -30,7 +28,7 @@ import pytest_asyncio
 
 from core.config import SandboxSettings
 from exchanges.sandbox.runner import Sandbox
-from tests.helpers import shared_data_dir
+from tests.helpers import klines_dir
 
 pytest.importorskip("binance_common")
 sdk = pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
@@ -67,20 +65,10 @@ _SDK_MODULES = ("binance_common", "binance_sdk_derivatives_trading_usds_futures"
 T = TypeVar("T")
 
 
-def _klines_dir() -> Path | None:
-    env = os.environ.get("CASINO_DATA_DIR")
-    if env and Path(env).is_dir():
-        return Path(env)
-    shared = shared_data_dir()
-    if shared is not None and (shared / "klines").is_dir():
-        return shared / "klines"
-    return None
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def sandbox() -> AsyncIterator[Sandbox]:
     """One sandbox for the module (shared klines when present, else synthetic); an account per test."""
-    data = _klines_dir()
+    data = klines_dir()
     settings = SandboxSettings(
         port=0,
         speed=10.0,

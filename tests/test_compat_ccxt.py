@@ -16,10 +16,8 @@ through its clock's anchor and speed (its timestamp check scales with the clock)
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,7 @@ import pytest_asyncio
 
 from core.config import SandboxSettings
 from exchanges.sandbox.runner import Sandbox
-from tests.helpers import shared_data_dir
+from tests.helpers import klines_dir
 
 ccxt = pytest.importorskip("ccxt")
 ccxt_async = pytest.importorskip("ccxt.async_support")
@@ -41,21 +39,11 @@ WAIT_S = 10.0
 ACCOUNTS = tuple(f"ccxtCompatKey{i:02d}:ccxtCompatSecret{i:02d}:10000" for i in range(12))
 
 
-def _klines_dir() -> Path | None:
-    env = os.environ.get("CASINO_DATA_DIR")
-    if env and Path(env).is_dir():
-        return Path(env)
-    shared = shared_data_dir()
-    if shared is not None and (shared / "klines").is_dir():
-        return shared / "klines"
-    return None
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def sandbox() -> AsyncIterator[Sandbox]:
     """One real sandbox on a free port for the module: the shared klines replayed when present, else the
     synthetic market. Each test trades on an account of its own, so tests do not see each other's orders."""
-    data = _klines_dir()
+    data = klines_dir()
     settings = SandboxSettings(
         port=0,
         speed=10.0,
